@@ -1,0 +1,39 @@
+# The README's whole set-up: `make demo` and `make test` on a machine with only Python.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-all lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/moorec demo
+
+test: $(STAMP)
+	$(BIN)/ruff check moorec tests examples benchmarks
+	$(BIN)/python -m pytest -n 2 -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m ''
+
+lint: $(STAMP)
+	$(BIN)/ruff check moorec tests examples benchmarks
+	$(BIN)/ruff format --check moorec tests examples benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format moorec tests examples benchmarks
+	$(BIN)/ruff check --fix moorec tests examples benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

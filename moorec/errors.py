@@ -1,0 +1,90 @@
+"""Errors raised by moorec.
+
+Every error a user can cause is a :class:`MoorecError` subclass whose message names the value
+that was received and, where there is a fixed set, the valid choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "ChecksumError",
+    "ColumnError",
+    "ConfigError",
+    "DataError",
+    "DataNotFoundError",
+    "DownloadError",
+    "EmptyDataError",
+    "MoorecError",
+    "SplitError",
+    "UnknownNameError",
+]
+
+
+class MoorecError(Exception):
+    """Base class of every error moorec raises on bad input."""
+
+
+class ConfigError(MoorecError, ValueError):
+    """A setting has a value outside its valid range or set."""
+
+
+class UnknownNameError(MoorecError, KeyError):
+    """A name (data set, model, metric, protocol) that moorec does not know."""
+
+    def __init__(self, kind: str, name: object, choices: Iterable[str]):
+        self.kind = kind
+        self.name = name
+        self.choices = sorted(choices)
+        super().__init__(
+            f"unknown {kind} {name!r}; valid choices: {', '.join(self.choices) or '(none)'}"
+        )
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return self.args[0]
+
+
+class DataError(MoorecError):
+    """A data file or array is malformed."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """A data file or data set could not be found in any of the places searched."""
+
+
+class ColumnError(DataError):
+    """A column is missing, misnamed or of the wrong type."""
+
+
+class EmptyDataError(DataError):
+    """Loading or filtering left no interactions."""
+
+
+class SplitError(MoorecError, ValueError):
+    """A split cannot be made as asked (bad ratios, too few interactions)."""
+
+
+class DownloadError(MoorecError):
+    """A data set could not be downloaded."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file does not have the expected checksum."""
+
+
+def check_choice(kind: str, value: str, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise :class:`UnknownNameError`."""
+    choices = list(choices)
+    if value not in choices:
+        raise UnknownNameError(kind, value, choices)
+    return value
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """Return ``value`` as an int if it is a positive integer, else raise :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive integer (> 0), got {value!r}")
+    return int(value)
