@@ -18,6 +18,7 @@ __all__ = [
     "EmptyDataError",
     "MoorecError",
     "SplitError",
+    "TrainingError",
     "UnknownNameError",
 ]
 
@@ -88,3 +89,7 @@ def check_positive_int(name: str, value: object) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be a positive integer (> 0), got {value!r}")
     return int(value)
+
+
+class TrainingError(MoorecError):
+    """Training failed, e.g. the loss became NaN or infinite."""

@@ -43,3 +43,49 @@ def data_root() -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return root
+
+
+def planted_interactions(n_users: int = 120, n_items: int = 80, per_user: int = 15, seed: int = 0):
+    """Interactions with planted structure: users and items in 4 groups, users mostly pick items
+    of their own group, so a trained model must beat chance by a wide margin."""
+    import numpy as np
+
+    from moorec.data import Interactions, ItemFeatures
+
+    rng = np.random.default_rng(seed)
+    groups = 4
+    user_group = np.arange(n_users) % groups
+    item_group = np.arange(n_items) % groups
+    users, items = [], []
+    for u in range(n_users):
+        own = np.flatnonzero(item_group == user_group[u])
+        other = np.flatnonzero(item_group != user_group[u])
+        n_own = int(per_user * 0.8)
+        chosen = np.concatenate([
+            rng.choice(own, n_own, replace=False),
+            rng.choice(other, per_user - n_own, replace=False),
+        ])
+        users.extend([u] * per_user)
+        items.extend(chosen.tolist())
+    cats = np.zeros((n_items, groups + 1), dtype=bool)
+    cats[np.arange(n_items), item_group] = True
+    cats[::5, groups] = True  # a second category on some items
+    feats = ItemFeatures(cats, tuple(f"g{g}" for g in range(groups + 1)),
+                         titles=np.array([f"item {i}" for i in range(n_items)], dtype=object))
+    users = np.asarray(users)
+    return Interactions(
+        users=users, items=np.asarray(items), n_users=n_users, n_items=n_items,
+        timestamps=np.arange(len(users), dtype=np.float64), item_features=feats, name="planted",
+    )
+
+
+@pytest.fixture(scope="session")
+def planted():
+    return planted_interactions()
+
+
+@pytest.fixture(scope="session")
+def planted_split(planted):
+    from moorec.split import random_ratio
+
+    return random_ratio(planted, (0.8, 0.1, 0.1), seed=0)

@@ -14,7 +14,8 @@ import numpy as np
 
 from moorec.errors import ColumnError, EmptyDataError
 
-__all__ = ["Interactions", "ItemFeatures", "align_item_features", "csr_by_user"]
+__all__ = ["Interactions", "ItemFeatures", "align_item_features", "csr_by_user", "pad_width",
+           "padded_rows"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -216,7 +217,10 @@ class Interactions:
         return len(self) / max(1, self.n_users * self.n_items)
 
     def select(self, mask_or_index: np.ndarray, *, log: str | None = None) -> Interactions:
-        """Keep the rows given by a ``[n]`` bool mask or an int index array; index spaces unchanged."""
+        """Keep the rows given by a ``[n]`` bool mask or an int index array.
+
+        The index spaces are unchanged.
+        """
         idx = np.asarray(mask_or_index)
         return dataclasses.replace(
             self,
@@ -304,3 +308,36 @@ def align_item_features(
         year = np.full(n, np.nan, dtype=np.float32)
         year[have] = features.year[rows[have]]
     return ItemFeatures(cats, features.category_names, titles, price, year)
+
+
+def padded_rows(
+    indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, fill: int, width: int | None = None
+) -> np.ndarray:
+    """Rows of a CSR matrix as a dense padded matrix.
+
+    Args:
+        indptr: ``[n_users + 1]`` offsets (from :func:`csr_by_user`).
+        indices: ``[nnz]`` item indices.
+        users: ``[B]`` rows to take.
+        fill: value of the padding.
+        width: number of columns; by default the longest row rounded up to a power of two
+            (at least 8), so that few distinct shapes reach a jitted function.
+
+    Returns:
+        ``[B, width]`` int32.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    counts = (indptr[users + 1] - indptr[users]).astype(np.int64)
+    if width is None:
+        width = pad_width(int(counts.max()) if len(users) else 0)
+    out = np.full((len(users), width), fill, dtype=np.int32)
+    total = int(counts.sum())
+    rows = np.repeat(np.arange(len(users)), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    out[rows, offsets] = indices[np.repeat(indptr[users], counts) + offsets]
+    return out
+
+
+def pad_width(longest: int) -> int:
+    """Padded width for rows of up to ``longest`` entries: a power of two, at least 8."""
+    return max(8, 1 << (max(int(longest), 1) - 1).bit_length())

@@ -1,0 +1,190 @@
+"""The ``moorec`` command.
+
+    moorec train --dataset ml-100k --model bpr --out runs/bpr
+    moorec datasets
+    moorec demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Sequence
+
+from moorec.errors import MoorecError
+
+__all__ = ["main"]
+
+TRAIN_OBJECTIVES = (
+    "recall@10", "ndcg@10", "hit@10", "precision@10", "mrr@10", "map@10", "recall@20",
+    "ndcg@20", "ild@10", "category_coverage@10", "coverage@10", "novelty@10", "gini@10",
+    "latency_ms", "latency_p95_ms", "params",
+)  # fmt: skip
+
+
+def _table(valid: dict[str, float], test: dict[str, float]) -> str:
+    width = max(len(k) for k in test) + 2
+    lines = [f"{'objective':<{width}}{'valid':>12}{'test':>12}", "-" * (width + 24)]
+    for key, value in test.items():
+        v = valid.get(key, float("nan"))
+        fmt = "{:>12.1f}" if key in ("params",) else "{:>12.4f}"
+        lines.append(f"{key:<{width}}" + fmt.format(v) + fmt.format(value))
+    return "\n".join(lines)
+
+
+def _train(args: argparse.Namespace, data) -> dict:
+    import moorec.split as msplit
+    from moorec.api import fit
+    from moorec.env import environment
+    from moorec.io import atomic_write_json
+    from moorec.objectives.evaluate import Evaluator
+    from moorec.train.loop import TrainConfig
+
+    split_kw = {"seed": args.seed}
+    if args.split == "random":
+        split_kw["ratios"] = (0.8, 0.1, 0.1)
+    split = msplit.split(data, args.split, **split_kw)
+    config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2=args.l2,
+        patience=args.patience, valid_metric=args.valid_metric, seed=args.seed,
+    )
+    objectives = args.objectives or list(TRAIN_OBJECTIVES)
+    if data.item_features is None or not data.item_features.category_names:
+        objectives = [o for o in objectives if not o.startswith(("ild", "category_coverage"))]
+    # Build both evaluators before training, so that a bad objective name fails at once.
+    valid_eval = Evaluator(split, "valid", objectives)
+    test_eval = Evaluator(split, "test", objectives)
+    print(data.summary())
+    print(split.summary())
+    t0 = time.perf_counter()
+    result = fit(split, args.model, config=config, progress=not args.no_progress, dim=args.dim)
+    train_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    valid = valid_eval(result.model)
+    test = test_eval(result.model)
+    eval_seconds = time.perf_counter() - t0
+    print(f"\n{args.model} on {data.name}: best epoch {result.best_epoch} of "
+          f"{len(result.history)}, trained in {train_seconds:.1f} s\n")
+    print(_table(valid, test))
+    metrics = {
+        "valid": valid,
+        "test": test,
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "config": {
+            "dataset": data.name,
+            "model": args.model,
+            "model_settings": {"dim": args.dim},
+            "split": {"protocol": split.protocol, **split_kw},
+            "train": {k: v for k, v in dataclasses.asdict(config).items()},
+            "objectives": objectives,
+        },
+        "data": {"summary": data.summary(), "log": list(data.log)},
+        "split_report": split.report,
+        "history": result.history,
+        "environment": environment(),
+    }
+    if args.out:
+        path = atomic_write_json(f"{args.out}/metrics.json", _jsonable(metrics))
+        print(f"\nwrote {path}")
+    return metrics
+
+
+def _jsonable(obj):
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from moorec.data.registry import load
+
+    data = load(args.dataset, path=args.data_path)
+    _train(args, data)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from moorec.data.synthetic import synthetic_shop
+
+    print("moorec demo: BPR-MF on the embedded synthetic shop (moorec.datasets.synthetic_shop)")
+    data = synthetic_shop(seed=args.seed)
+    _train(args, data)
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from moorec.data.registry import available
+
+    rows = available()
+    width = max(len(r["name"]) for r in rows) + 2
+    for r in rows:
+        print(f"{r['name']:<{width}}{r['where']}")
+    return 0
+
+
+def _add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
+    from moorec.models.registry import available as models
+
+    p.add_argument("--model", default="bpr", choices=models(), help="model name")
+    p.add_argument("--split", default="random", choices=("random", "loo", "temporal"),
+                   help="split protocol (random: RecBole's per-user 8:1:1)")
+    p.add_argument("--epochs", type=int, default=epochs, help="maximum epochs")
+    p.add_argument("--seed", type=int, default=0, help="seed of split, init and sampling")
+    p.add_argument("--dim", type=int, default=64, help="embedding size")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--l2", type=float, default=0.0, help="L2 weight")
+    p.add_argument("--batch-size", type=int, default=2048)
+    p.add_argument("--patience", type=int, default=10,
+                   help="epochs without validation improvement before stopping (0: never)")
+    p.add_argument("--valid-metric", default="ndcg@10", help="early-stopping objective")
+    p.add_argument("--objectives", nargs="+", default=None,
+                   help="objective keys to report (default: accuracy, diversity, latency)")
+    p.add_argument("--out", default=None, help="folder for metrics.json")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``moorec`` command."""
+    parser = argparse.ArgumentParser(
+        prog="moorec", description="Multi-objective optimisation of recommender systems."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train one model and print valid/test objectives")
+    p.add_argument("--dataset", required=True, help="data set name (see `moorec datasets`)")
+    p.add_argument("--data-path", default=None, help="folder or file holding the data set")
+    _add_train_args(p, epochs=300)
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("demo", help="train BPR-MF on the embedded synthetic shop")
+    _add_train_args(p, epochs=100)
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("datasets", help="list known data sets and where each was found")
+    p.set_defaults(func=cmd_datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``moorec`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MoorecError as err:
+        print(f"moorec: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

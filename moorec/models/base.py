@@ -1,0 +1,69 @@
+"""The interface every moorec recommender implements.
+
+A model is a Flax NNX module that
+
+* scores users against the whole catalogue: ``score(users) -> [B, n_items]``;
+* computes its training loss on one batch: ``loss(batch, hparams) -> scalar``.
+
+Training (``moorec.train``) and evaluation (``moorec.objectives``) split the module once with
+``nnx.split`` and jit plain functions over its state, so a model never needs its own loop.
+Values that differ between candidates of a search (regularisation, loss weights) arrive in
+``hparams`` as arrays, never as Python constants, so a new value does not recompile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import jax
+import numpy as np
+from flax import nnx
+
+__all__ = ["Recommender", "count_params"]
+
+
+class Recommender(nnx.Module):
+    """Base class of moorec models.
+
+    Subclasses set ``n_users`` and ``n_items`` and implement :meth:`score` and :meth:`loss`.
+
+    Attributes:
+        sampler: name of the batch sampler the model trains on (``"pairs"``: each batch holds
+            ``user``, ``pos``, ``neg`` ``[B]`` int32 and ``weight`` ``[B]`` float32).
+        hparam_names: names of the per-candidate array hyperparameters :meth:`loss` reads.
+    """
+
+    sampler: ClassVar[str] = "pairs"
+    hparam_names: ClassVar[tuple[str, ...]] = ()
+    n_users: int
+    n_items: int
+
+    def score(self, users: jax.Array) -> jax.Array:
+        """Score users against every item.
+
+        Args:
+            users: ``[B]`` int32 user indices.
+
+        Returns:
+            ``[B, n_items]`` float32 scores, higher is better.
+        """
+        raise NotImplementedError
+
+    def loss(self, batch: Mapping[str, jax.Array], hparams: Mapping[str, jax.Array]) -> jax.Array:
+        """Training loss on one batch.
+
+        Args:
+            batch: arrays produced by the model's sampler (see :attr:`sampler`).
+            hparams: scalar float32 arrays named in :attr:`hparam_names`.
+
+        Returns:
+            Scalar float32 loss.
+        """
+        raise NotImplementedError
+
+
+def count_params(model: nnx.Module) -> int:
+    """Number of trainable parameters (entries of ``nnx.Param`` variables) of ``model``."""
+    state = nnx.state(model, nnx.Param)
+    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(state)))

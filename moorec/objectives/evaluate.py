@@ -1,0 +1,210 @@
+"""Full-ranking evaluation over the whole catalogue, under jit, in user chunks.
+
+For each evaluated user (one with at least one held-out item in the part being scored) the model
+scores every item; the user's known items (training items, plus validation items when scoring
+test) are set to ``-inf``; ``lax.top_k`` keeps the best ``K`` and each is checked against the
+user's held-out items. Users go through in fixed-size chunks so that memory stays bounded
+(``chunk_users x n_items`` scores at a time) and every chunk reuses one compiled program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from moorec.data.interactions import Interactions, csr_by_user, pad_width, padded_rows
+from moorec.errors import ConfigError, UnknownNameError
+from moorec.models.base import Recommender, count_params
+from moorec.objectives.base import Objective, RankingContext, parse_all
+from moorec.objectives.latency import measure_latency
+
+__all__ = ["Evaluator", "evaluate", "rank_chunk"]
+
+PARTS = ("valid", "test")
+DEFAULT_OBJECTIVES = (
+    "recall@10", "ndcg@10", "hit@10", "precision@10", "mrr@10", "map@10",
+    "ild@10", "category_coverage@10", "coverage@10", "novelty@10", "gini@10",
+    "latency_ms", "params",
+)  # fmt: skip
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "k"))
+def rank_chunk(
+    graphdef: nnx.GraphDef,
+    state: nnx.State,
+    users: jax.Array,
+    exclude: jax.Array,
+    relevant: jax.Array,
+    *,
+    k: int,
+) -> tuple[jax.Array, jax.Array]:
+    """Top-``k`` items and their hits for one chunk of users.
+
+    Args:
+        graphdef: the model's static structure.
+        state: the model's state.
+        users: ``[C]`` int32 users.
+        exclude: ``[C, W]`` int32 known items to rank last, padded with ``n_items``.
+        relevant: ``[C, R]`` int32 held-out items, padded with ``-1``.
+        k: list length.
+
+    Returns:
+        ``(topk, hits)``: ``[C, k]`` int32 items best first, ``[C, k]`` bool.
+    """
+    model = nnx.merge(graphdef, state)
+    scores = model.score(users)
+    rows = jnp.arange(users.shape[0])[:, None]
+    scores = scores.at[rows, exclude].set(-jnp.inf, mode="drop")
+    _, topk = jax.lax.top_k(scores, k)
+    hits = jnp.any(topk[:, :, None] == relevant[:, None, :], axis=-1)
+    return topk.astype(jnp.int32), hits
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Chunk:
+    users: jax.Array
+    exclude: jax.Array
+    relevant: jax.Array
+    n_real: int
+
+
+class Evaluator:
+    """Scores models on one part of a split with a fixed list of objectives.
+
+    The chunks (users, known items to exclude, held-out items) are prepared once on the device,
+    so evaluating many models or many epochs costs only the ranking itself.
+
+    Args:
+        split: a :class:`~moorec.split.Split` (``train``, ``valid``, ``test`` and ``known``).
+        part: ``"valid"`` or ``"test"``.
+        objectives: objective keys (``"ndcg@10"``) or :class:`Objective` instances.
+        chunk_users: users per chunk; by default as many as keep one chunk's scores within
+            ``memory_mb``.
+        memory_mb: budget for one chunk's ``[chunk_users, n_items]`` float32 scores.
+        latency_batch: users per ``recommend`` call when timing latency.
+        latency_repeats: timed calls (after warm-up) for the latency median and p95.
+
+    Raises:
+        UnknownNameError: for a part other than ``valid`` / ``test`` or an unknown objective.
+    """
+
+    def __init__(
+        self,
+        split,
+        part: str = "valid",
+        objectives: Sequence[str | Objective] = DEFAULT_OBJECTIVES,
+        *,
+        chunk_users: int | None = None,
+        memory_mb: float = 256.0,
+        latency_batch: int = 256,
+        latency_repeats: int = 30,
+    ):
+        if part not in PARTS:
+            raise UnknownNameError("split part", part, PARTS)
+        self.part = part
+        self.objectives: list[Objective] = parse_all(objectives)
+        ks = [o.k for o in self.objectives if o.k is not None]
+        self.k = max(ks) if ks else 10
+        target: Interactions = getattr(split, part)
+        known: Interactions = split.known(part)
+        train: Interactions = split.train
+        self.n_users, self.n_items = train.n_users, train.n_items
+        n_per_user = np.bincount(target.users, minlength=self.n_users)
+        self.users = np.flatnonzero(n_per_user > 0).astype(np.int32)
+        self.n_relevant = n_per_user[self.users].astype(np.int32)
+        if chunk_users is None:
+            chunk_users = int(memory_mb * 2**20 // (4 * max(self.n_items, 1)))
+        self.chunk_users = max(1, min(int(chunk_users), max(len(self.users), 1)))
+        feats = train.item_features
+        self.item_categories = None if feats is None else feats.categories
+        self.item_popularity = train.item_counts()
+        self.latency_batch = latency_batch
+        self.latency_repeats = latency_repeats
+        self._known_csr = csr_by_user(known)
+        self._chunks = self._prepare(csr_by_user(target), self._known_csr)
+
+    def _prepare(self, target_csr, known_csr) -> list[_Chunk]:
+        t_ptr, t_idx = target_csr
+        k_ptr, k_idx = known_csr
+        c = self.chunk_users
+        n = len(self.users)
+        n_pad = -(-n // c) * c
+        users = np.concatenate([self.users, np.full(n_pad - n, self.users[0] if n else 0,
+                                                    dtype=np.int32)])
+        # One width for all chunks: every chunk runs the same compiled program.
+        w_ex = pad_width(int(np.max(k_ptr[users + 1] - k_ptr[users], initial=0)))
+        w_rel = pad_width(int(np.max(t_ptr[users + 1] - t_ptr[users], initial=0)))
+        chunks = []
+        for start in range(0, n_pad, c):
+            u = users[start:start + c]
+            chunks.append(_Chunk(
+                users=jnp.asarray(u),
+                exclude=jnp.asarray(padded_rows(k_ptr, k_idx, u, self.n_items, w_ex)),
+                relevant=jnp.asarray(padded_rows(t_ptr, t_idx, u, -1, w_rel)),
+                n_real=min(c, n - start),
+            ))
+        return chunks
+
+    def rank(self, model: Recommender) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``K`` lists and hits of every evaluated user.
+
+        Returns:
+            ``(topk, hits)``: ``[U, K]`` int32 and ``[U, K]`` bool, rows in ``self.users`` order.
+        """
+        graphdef, state = nnx.split(model)
+        tops, hits = [], []
+        for ch in self._chunks:
+            t, h = rank_chunk(graphdef, state, ch.users, ch.exclude, ch.relevant, k=self.k)
+            tops.append(t[: ch.n_real])
+            hits.append(h[: ch.n_real])
+        if len(tops) == 1:
+            return np.asarray(tops[0]), np.asarray(hits[0])
+        return np.concatenate([np.asarray(t) for t in tops]), np.concatenate(
+            [np.asarray(h) for h in hits])
+
+    def context(self, model: Recommender, *, system: bool = True) -> RankingContext:
+        """Rank, and measure latency and size where an objective asks for them."""
+        topk, hits = self.rank(model)
+        measured: dict[str, float] = {}
+        keys = {o.key for o in self.objectives}
+        if system and keys & {"latency_ms", "latency_p95_ms"}:
+            lat = measure_latency(model, self._known_csr, batch=self.latency_batch,
+                                  k=self.k, repeats=self.latency_repeats)
+            measured.update(latency_ms=lat["median_ms"], latency_p95_ms=lat["p95_ms"])
+        if system and "params" in keys:
+            measured["params"] = float(count_params(model))
+        return RankingContext(
+            topk=topk, hits=hits, n_relevant=self.n_relevant, n_items=self.n_items,
+            item_categories=self.item_categories, item_popularity=self.item_popularity,
+            system=measured,
+        )
+
+    def __call__(self, model: Recommender) -> dict[str, float]:
+        """Every objective's value, keyed ``name@k`` (``latency_ms``, ``params``)."""
+        ctx = self.context(model)
+        return {o.key: float(o.compute(ctx)) for o in self.objectives}
+
+    def metric(self, key: str):
+        """A function ``model -> float`` computing one objective (for early stopping)."""
+        (obj,) = parse_all([key])
+        if obj.kind == "system":
+            raise ConfigError(f"{key!r} cannot drive early stopping; use a ranking objective")
+
+        def value(model: Recommender) -> float:
+            return float(obj.compute(self.context(model, system=False)))
+
+        value.__name__ = obj.key
+        return value
+
+
+def evaluate(model: Recommender, split, part: str = "test",
+             objectives: Sequence[str | Objective] = DEFAULT_OBJECTIVES, **kwargs) -> dict:
+    """Evaluate ``model`` on ``split``'s ``part`` (see :class:`Evaluator`)."""
+    return Evaluator(split, part, objectives, **kwargs)(model)
+

@@ -1,0 +1,306 @@
+"""The generic training loop: jitted epochs, validation, early stopping with the best state kept.
+
+Every model trains through :func:`fit`. An epoch is one jitted program (``lax.scan`` over the
+batches of a host-shuffled order, negatives drawn on the device). The functions that are jitted
+are defined once at module level and take every per-candidate value (learning rate, L2, loss
+weights) as an array, so training a second candidate with other values does not recompile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from moorec.errors import ConfigError, TrainingError, UnknownNameError, check_positive_int
+from moorec.models.base import Recommender
+from moorec.train.sampling import PairData, epoch_order, sample_negatives
+
+__all__ = ["FitResult", "TrainConfig", "fit", "optimizer", "train_epoch"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
+
+
+@functools.cache
+def optimizer(name: str) -> optax.GradientTransformation:
+    """The optax optimiser ``name`` with its learning rate injected as a state array.
+
+    The same object is returned for the same name, so it can be a static argument of a jitted
+    function; the learning rate lives in the optimiser state and changes without recompiling.
+    """
+    if name not in OPTIMIZERS:
+        raise UnknownNameError("optimizer", name, OPTIMIZERS)
+    factory = {"adam": optax.adam, "adamw": optax.adamw, "sgd": optax.sgd,
+               "adagrad": optax.adagrad}[name]
+    return optax.inject_hyperparams(factory)(learning_rate=1e-3)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training settings. Defaults follow RecBole's general-recommendation defaults.
+
+    Attributes:
+        epochs: maximum number of epochs (RecBole: 300).
+        batch_size: training rows per step (RecBole: 2048).
+        lr: learning rate (RecBole: Adam, 1e-3).
+        optimizer: one of ``adam``, ``adamw``, ``sgd``, ``adagrad``.
+        l2: weight of the model's L2 term (see the model's ``loss``).
+        patience: stop after this many validations without improvement (RecBole: 10);
+            ``0`` disables early stopping.
+        eval_every: validate every this many epochs.
+        valid_metric: key of the objective that early stopping maximises (or minimises, by
+            its direction), e.g. ``"ndcg@10"``.
+        neg_rounds: redraws of negatives that hit a training item.
+        seed: root seed; initialisation, shuffling and negatives derive from it.
+        loss_weights: extra named loss weights passed to the model as arrays.
+    """
+
+    epochs: int = 300
+    batch_size: int = 2048
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    l2: float = 0.0
+    patience: int = 10
+    eval_every: int = 1
+    valid_metric: str = "ndcg@10"
+    neg_rounds: int = 4
+    seed: int = 0
+    loss_weights: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_int("eval_every", self.eval_every)
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
+            raise ConfigError(f"patience must be an integer >= 0, got {self.patience!r}")
+        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if not (isinstance(self.l2, int | float) and math.isfinite(self.l2) and self.l2 >= 0):
+            raise ConfigError(f"l2 must be a finite number >= 0, got {self.l2!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UnknownNameError("optimizer", self.optimizer, OPTIMIZERS)
+        if self.neg_rounds < 0:
+            raise ConfigError(f"neg_rounds must be >= 0, got {self.neg_rounds!r}")
+        object.__setattr__(self, "loss_weights", dict(self.loss_weights))
+
+    def hparams(self, names: tuple[str, ...]) -> dict[str, jax.Array]:
+        """The float32 arrays a model's loss reads, by name."""
+        values = {"l2": self.l2, **self.loss_weights}
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise ConfigError(
+                f"the model needs hyperparameters {missing}; give them in loss_weights "
+                f"(given: {sorted(values)})"
+            )
+        return {n: jnp.asarray(values[n], jnp.float32) for n in names}
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What :func:`fit` returns.
+
+    Attributes:
+        model: the model holding the best validated parameters.
+        best_epoch: 1-based epoch whose parameters were kept.
+        best_valid: validation value of ``valid_metric`` at ``best_epoch`` (``nan`` when no
+            validation ran).
+        history: one dict per epoch: ``epoch``, ``loss``, ``seconds`` and, on validated
+            epochs, ``valid`` (the metric value).
+        train_seconds: wall time of the whole fit, validation included.
+        first_epoch_seconds: wall time of epoch 1, which includes compilation.
+        stopped_early: whether patience ran out before ``epochs``.
+        config: the settings used.
+    """
+
+    model: Recommender
+    best_epoch: int
+    best_valid: float
+    history: list[dict[str, float]]
+    train_seconds: float
+    first_epoch_seconds: float
+    stopped_early: bool
+    config: TrainConfig
+
+
+@functools.partial(
+    jax.jit, static_argnames=("graphdef", "tx", "neg_rounds"), donate_argnames=("opt_state",)
+)
+def train_epoch(
+    graphdef: nnx.GraphDef,
+    params: nnx.State,
+    rest: nnx.State,
+    opt_state: optax.OptState,
+    data: PairData,
+    order: jax.Array,
+    weight: jax.Array,
+    key: jax.Array,
+    hparams: Mapping[str, jax.Array],
+    *,
+    tx: optax.GradientTransformation,
+    neg_rounds: int,
+) -> tuple[nnx.State, optax.OptState, jax.Array]:
+    """One epoch of pairwise training as a single jitted program.
+
+    Args:
+        graphdef: the model's static structure (from ``nnx.split``).
+        params: trainable state (``nnx.Param``).
+        rest: the rest of the model's state.
+        opt_state: optimiser state for ``params``.
+        data: the training set on the device.
+        order: ``[n_batches, B]`` int32 rows of ``data`` per batch.
+        weight: ``[n_batches, B]`` float32, 0 on padding rows.
+        key: PRNG key of this epoch (negatives, and ``batch["rng"]`` for dropout).
+        hparams: float32 scalars the model's loss reads.
+        tx: the optimiser (static; from :func:`optimizer`).
+        neg_rounds: redraws of negatives that hit a training item.
+
+    Returns:
+        ``(params, opt_state, losses)`` with ``losses`` ``[n_batches]`` float32.
+    """
+
+    def loss_fn(p, batch):
+        model = nnx.merge(graphdef, p, rest)
+        return model.loss(batch, hparams)
+
+    def step(carry, inputs):
+        p, o = carry
+        rows, w, k = inputs
+        k_neg, k_drop = jax.random.split(k)
+        users = data.users[rows]
+        batch = {
+            "user": users,
+            "pos": data.items[rows],
+            "neg": sample_negatives(data, users, k_neg, neg_rounds),
+            "weight": w,
+            "rng": k_drop,
+        }
+        loss, grads = jax.value_and_grad(loss_fn)(p, batch)
+        updates, o = tx.update(grads, o, p)
+        return (optax.apply_updates(p, updates), o), loss
+
+    keys = jax.random.split(key, order.shape[0])
+    (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (order, weight, keys))
+    return params, opt_state, losses
+
+
+def fit(
+    model: Recommender,
+    train,
+    config: TrainConfig | None = None,
+    *,
+    validate: Callable[[Recommender], float] | None = None,
+    maximize: bool = True,
+    progress: bool = False,
+    on_epoch: Callable[[dict[str, float]], Any] | None = None,
+) -> FitResult:
+    """Train ``model`` on ``train`` and keep the parameters that validate best.
+
+    Args:
+        model: a :class:`~moorec.models.Recommender` (modified in place and returned).
+        train: the training :class:`~moorec.data.Interactions`.
+        config: training settings (defaults: :class:`TrainConfig`).
+        validate: function scoring the model on validation data (e.g. an
+            :class:`~moorec.objectives.Evaluator` reduced to ``config.valid_metric``). Without
+            it the model trains for ``config.epochs`` and the last state is kept.
+        maximize: whether a larger ``validate`` value is better.
+        progress: show a progress bar over epochs.
+        on_epoch: called with each epoch's history row.
+
+    Returns:
+        A :class:`FitResult`.
+
+    Raises:
+        TrainingError: if the loss becomes NaN or infinite.
+    """
+    config = config or TrainConfig()
+    if model.sampler != "pairs":
+        raise ConfigError(f"model {type(model).__name__} uses sampler {model.sampler!r}; "
+                          "fit() supports: 'pairs'")
+    if train.n_users != model.n_users or train.n_items != model.n_items:
+        raise ConfigError(
+            f"model is built for {model.n_users} users x {model.n_items} items, the data has "
+            f"{train.n_users} x {train.n_items}"
+        )
+    t_start = time.perf_counter()
+    data = PairData.from_interactions(train)
+    tx = optimizer(config.optimizer)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    opt_state = tx.init(params)
+    opt_state.hyperparams["learning_rate"] = jnp.asarray(config.lr, jnp.float32)
+    hparams = config.hparams(model.hparam_names)
+    root = jax.random.key(config.seed)
+    np_seed = np.random.SeedSequence(config.seed)
+    host_rng = np.random.default_rng(np_seed.spawn(1)[0])
+
+    best = (params, rest)
+    best_value, best_epoch, since_best = -math.inf, 0, 0
+    sign = 1.0 if maximize else -1.0
+    history: list[dict[str, float]] = []
+    first_epoch_seconds = 0.0
+    stopped_early = False
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.epochs, desc=f"train {type(model).__name__}", unit="epoch")
+    try:
+        for epoch in range(1, config.epochs + 1):
+            t0 = time.perf_counter()
+            order, weight = epoch_order(len(data), config.batch_size, host_rng)
+            params, opt_state, losses = train_epoch(
+                graphdef, params, rest, opt_state, data, order, weight,
+                jax.random.fold_in(root, epoch), hparams, tx=tx, neg_rounds=config.neg_rounds,
+            )
+            loss = float(jnp.mean(losses))
+            row: dict[str, float] = {"epoch": epoch, "loss": loss}
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"loss became {loss} at epoch {epoch} (lr={config.lr}, l2={config.l2}, "
+                    f"loss_weights={dict(config.loss_weights)})"
+                )
+            if validate is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
+                nnx.update(model, params, rest)
+                value = float(validate(model))
+                row["valid"] = value
+                if sign * value > best_value:
+                    best_value, best_epoch, since_best = sign * value, epoch, 0
+                    best = (params, rest)
+                else:
+                    since_best += 1
+            row["seconds"] = time.perf_counter() - t0
+            if epoch == 1:
+                first_epoch_seconds = row["seconds"]
+            history.append(row)
+            if on_epoch is not None:
+                on_epoch(row)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k in ("loss", "valid")})
+            if validate is not None and config.patience and since_best >= config.patience:
+                stopped_early = True
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if validate is None:
+        best, best_epoch = (params, rest), len(history)
+    nnx.update(model, *best)
+    return FitResult(
+        model=model,
+        best_epoch=best_epoch,
+        best_valid=sign * best_value if validate is not None and best_epoch else math.nan,
+        history=history,
+        train_seconds=time.perf_counter() - t_start,
+        first_epoch_seconds=first_epoch_seconds,
+        stopped_early=stopped_early,
+        config=config,
+    )

@@ -1,0 +1,136 @@
+"""Training batches: shuffled positives with negatives sampled on the device.
+
+The epoch order is a seeded host permutation (``numpy``): ``jax.random.permutation`` of 80k
+indices costs about 34 ms on a 2-core CPU, more than the rest of a BPR epoch, while NumPy takes
+about 1 ms. Negatives are drawn on the device inside the jitted epoch: uniform over the catalogue,
+redrawn (a fixed number of rounds) where they hit one of the user's training items, which is
+checked by a binary search in the user's sorted item list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from moorec.data.interactions import Interactions
+
+__all__ = ["PairData", "epoch_order", "is_known", "sample_negatives"]
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True, eq=False)
+class PairData:
+    """Device copies of a training set for pairwise (user, positive, negative) sampling.
+
+    Attributes:
+        users: ``[n]`` int32 user of each training interaction.
+        items: ``[n]`` int32 item of each training interaction.
+        indptr: ``[n_users + 1]`` int32 offsets into ``sorted_items``.
+        sorted_items: ``[n]`` int32 training items grouped by user, ascending within a user.
+        n_items: catalogue size.
+        max_degree: largest number of training items of one user.
+    """
+
+    users: jax.Array
+    items: jax.Array
+    indptr: jax.Array
+    sorted_items: jax.Array
+    n_items: int = dataclasses.field(metadata={"static": True})
+    max_degree: int = dataclasses.field(metadata={"static": True})
+
+    @classmethod
+    def from_interactions(cls, train: Interactions) -> PairData:
+        """Copy ``train`` to the device, with items sorted per user for membership tests."""
+        order = np.lexsort((train.items, train.users))
+        counts = np.bincount(train.users, minlength=train.n_users)
+        indptr = np.zeros(train.n_users + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        if indptr[-1] >= np.iinfo(np.int32).max:
+            raise ValueError("more than 2**31 training interactions are not supported")
+        return cls(
+            users=jnp.asarray(train.users),
+            items=jnp.asarray(train.items),
+            indptr=jnp.asarray(indptr.astype(np.int32)),
+            sorted_items=jnp.asarray(train.items[order]),
+            n_items=train.n_items,
+            max_degree=int(counts.max()) if counts.size else 0,
+        )
+
+    def __len__(self) -> int:
+        return int(self.users.shape[0])
+
+
+def epoch_order(n: int, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A shuffled pass over ``n`` rows, padded to whole batches.
+
+    Args:
+        n: number of training rows.
+        batch_size: rows per batch.
+        rng: NumPy generator that draws the permutation.
+
+    Returns:
+        ``(order, weight)``: ``[n_batches, batch_size]`` int32 row indices and float32 weights,
+        1 for real rows and 0 for the padding that fills the last batch.
+    """
+    n_batches = -(-n // batch_size)
+    order = np.zeros(n_batches * batch_size, dtype=np.int32)
+    order[:n] = rng.permutation(n)
+    weight = np.zeros(n_batches * batch_size, dtype=np.float32)
+    weight[:n] = 1.0
+    return order.reshape(n_batches, batch_size), weight.reshape(n_batches, batch_size)
+
+
+def is_known(data: PairData, users: jax.Array, items: jax.Array) -> jax.Array:
+    """Whether each ``(users[b], items[b])`` is a training interaction.
+
+    Args:
+        data: training set on the device.
+        users: ``[B]`` int32 users.
+        items: ``[B]`` int32 items.
+
+    Returns:
+        ``[B]`` bool.
+    """
+    lo = data.indptr[users]
+    hi = data.indptr[users + 1]
+    n_steps = max(1, int(np.ceil(np.log2(data.max_degree + 1))))
+
+    def body(_, carry):
+        lo, hi = carry
+        mid = (lo + hi) // 2
+        go_right = data.sorted_items[jnp.minimum(mid, len(data) - 1)] < items
+        open_ = lo < hi
+        lo = jnp.where(open_ & go_right, mid + 1, lo)
+        hi = jnp.where(open_ & ~go_right, mid, hi)
+        return lo, hi
+
+    lo, _ = jax.lax.fori_loop(0, n_steps + 1, body, (lo, hi))
+    end = data.indptr[users + 1]
+    return (lo < end) & (data.sorted_items[jnp.minimum(lo, len(data) - 1)] == items)
+
+
+def sample_negatives(
+    data: PairData, users: jax.Array, key: jax.Array, rounds: int = 4
+) -> jax.Array:
+    """Uniform negatives that avoid the user's training items.
+
+    Args:
+        data: training set on the device.
+        users: ``[B]`` int32 users.
+        key: PRNG key.
+        rounds: redraws for negatives that hit a training item. After them a draw that still
+            hits one is kept; with density ``rho`` that happens with probability
+            ``rho ** (rounds + 1)`` per row (6.3% density on ml-100k: about 1e-6).
+
+    Returns:
+        ``[B]`` int32 item indices.
+    """
+    keys = jax.random.split(key, rounds + 1)
+    neg = jax.random.randint(keys[0], users.shape, 0, data.n_items, dtype=jnp.int32)
+    for r in range(rounds):
+        redraw = jax.random.randint(keys[r + 1], users.shape, 0, data.n_items, dtype=jnp.int32)
+        neg = jnp.where(is_known(data, users, neg), redraw, neg)
+    return neg
