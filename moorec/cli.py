@@ -1,8 +1,8 @@
 """The ``moorec`` command.
 
-    moorec train --dataset ml-100k --model bpr --out runs/bpr
-    moorec datasets
-    moorec demo
+moorec train --dataset ml-100k --model bpr --out runs/bpr
+moorec datasets
+moorec demo
 """
 
 from __future__ import annotations

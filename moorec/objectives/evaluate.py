@@ -19,9 +19,9 @@ import numpy as np
 from flax import nnx
 
 from moorec.data.interactions import Interactions, csr_by_user, pad_width, padded_rows
-from moorec.errors import ConfigError, UnknownNameError
+from moorec.errors import ConfigError, DataError, UnknownNameError
 from moorec.models.base import Recommender, count_params
-from moorec.objectives.base import Objective, RankingContext, parse_all
+from moorec.objectives.base import Latency, Objective, RankingContext, parse_all
 from moorec.objectives.latency import measure_latency
 
 __all__ = ["Evaluator", "evaluate", "rank_chunk"]
@@ -87,7 +87,8 @@ class Evaluator:
         chunk_users: users per chunk; by default as many as keep one chunk's scores within
             ``memory_mb``.
         memory_mb: budget for one chunk's ``[chunk_users, n_items]`` float32 scores.
-        latency_batch: users per ``recommend`` call when timing latency.
+        latency_batch: users per ``recommend`` call when timing latency, unless a
+            :class:`~moorec.objectives.Latency` objective sets its own ``batch``.
         latency_repeats: timed calls (after warm-up) for the latency median and p95.
 
     Raises:
@@ -124,7 +125,15 @@ class Evaluator:
         feats = train.item_features
         self.item_categories = None if feats is None else feats.categories
         self.item_popularity = train.item_counts()
-        self.latency_batch = latency_batch
+        if self.item_categories is None or self.item_categories.shape[1] == 0:
+            need = [o.key for o in self.objectives if "item_categories" in o.requires]
+            if need:
+                raise DataError(
+                    f"objectives {need} need item categories, and data set {train.name!r} "
+                    "has none; drop them or load a data set with categories/genres"
+                )
+        latency = [o for o in self.objectives if isinstance(o, Latency)]
+        self.latency_batch = latency[0].batch if latency else latency_batch
         self.latency_repeats = latency_repeats
         self._known_csr = csr_by_user(known)
         self._chunks = self._prepare(csr_by_user(target), self._known_csr)

@@ -80,7 +80,8 @@ class TrainConfig:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_positive_int("eval_every", self.eval_every)
-        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) \
+                or self.patience < 0:
             raise ConfigError(f"patience must be an integer >= 0, got {self.patience!r}")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a finite number > 0, got {self.lr!r}")

@@ -110,13 +110,13 @@ def test_no_recompile_for_another_model_of_same_shape(planted_split):
 
 
 def test_bad_part_and_objectives(planted_split):
-    with pytest.raises(UnknownNameError, match="unknown split part 'train'.*test, valid"):
+    with pytest.raises(UnknownNameError, match=r"unknown split part 'train'.*test, valid"):
         Evaluator(planted_split, "train", ["ndcg@10"])
-    with pytest.raises(UnknownNameError, match="ndgc"):
+    with pytest.raises(UnknownNameError, match=r"ndgc"):
         Evaluator(planted_split, "valid", ["ndgc@10"])
-    with pytest.raises(ConfigError, match="-1"):
+    with pytest.raises(ConfigError, match=r"-1"):
         Evaluator(planted_split, "valid", ["ndcg@-1"])
-    with pytest.raises(ConfigError, match="at least one objective"):
+    with pytest.raises(ConfigError, match=r"at least one objective"):
         Evaluator(planted_split, "valid", [])
 
 

@@ -95,7 +95,7 @@ class _NaNModel(BPRMF):
 
 def test_nan_loss_raises_training_error(planted_split):
     model = _NaNModel(planted_split.n_users, planted_split.n_items, 4, rngs=nnx.Rngs(0))
-    with pytest.raises(TrainingError, match="loss became nan at epoch 1"):
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1"):
         fit(model, planted_split.train, TrainConfig(epochs=3, batch_size=64))
 
 
@@ -116,13 +116,13 @@ def test_bad_config(kwargs, error, match):
 
 
 def test_unknown_model_name(planted_split):
-    with pytest.raises(UnknownNameError, match="unknown model 'bprr'; valid choices: bpr"):
+    with pytest.raises(UnknownNameError, match=r"unknown model 'bprr'; valid choices: bpr"):
         mr.fit(planted_split, "bprr")
 
 
 def test_model_and_data_shapes_must_agree(planted_split):
     model = create("bpr", planted_split.n_users + 1, planted_split.n_items, dim=4)
-    with pytest.raises(ConfigError, match="built for 121 users x 80 items"):
+    with pytest.raises(ConfigError, match=r"built for 121 users x 80 items"):
         fit(model, planted_split.train, TrainConfig(epochs=1))
 
 
@@ -165,12 +165,12 @@ def test_recommend_excludes_known_items(planted_split):
     for row, u in enumerate([0, 1, 2]):
         seen = set(planted_split.train.items[planted_split.train.users == u].tolist())
         assert not seen & set(items[row].tolist())
-    with pytest.raises(ConfigError, match="k must be a positive integer.*0"):
+    with pytest.raises(ConfigError, match=r"k must be a positive integer.*0"):
         mr.recommend(result.model, [0], k=0)
 
 
 def test_fit_rejects_model_settings_with_built_model(planted_split):
     model = create("bpr", planted_split.n_users, planted_split.n_items, dim=4)
-    with pytest.raises(TypeError, match="dim"):
+    with pytest.raises(TypeError, match=r"dim"):
         mr.fit(planted_split, model, dim=8)
     assert dataclasses.is_dataclass(TrainConfig())

@@ -1,0 +1,54 @@
+"""The `moorec` command: train, demo, datasets, and its errors."""
+
+import json
+
+import pytest
+
+from moorec.cli import main
+
+
+def test_demo_writes_metrics(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["demo", "--epochs", "3", "--no-progress", "--out", str(out),
+                 "--objectives", "ndcg@10", "recall@20", "ild@10", "latency_ms", "params"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "ndcg@10" in printed and "valid" in printed and "test" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["valid"]) == {"ndcg@10", "recall@20", "ild@10", "latency_ms", "params"}
+    assert set(metrics["test"]) == set(metrics["valid"])
+    assert 0 <= metrics["test"]["ndcg@10"] <= 1 and metrics["test"]["params"] > 0
+    assert metrics["train_seconds"] > 0
+    assert metrics["config"]["model"] == "bpr" and metrics["config"]["train"]["epochs"] == 3
+    assert metrics["config"]["split"]["protocol"] == "random"
+    assert len(metrics["history"]) == 3
+    assert not list(out.glob(".*tmp")), "no temporary files left behind"
+
+
+def test_unknown_dataset_is_a_clear_error(tmp_path, capsys):
+    code = main(["train", "--dataset", "ml-100", "--out", str(tmp_path / "x")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "ml-100" in err and "ml-100k" in err
+    assert not (tmp_path / "x").exists(), "nothing written on failure"
+
+
+def test_unknown_objective_fails_before_training(tmp_path, capsys):
+    code = main(["demo", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "y"),
+                 "--objectives", "ndcg@10", "diversity@10"])
+    assert code == 2
+    assert "diversity" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
+
+
+def test_unknown_model_rejected_by_parser(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", "ml-100k", "--model", "gru4rec"])
+    assert "invalid choice: 'gru4rec'" in capsys.readouterr().err
+
+
+def test_datasets_lists_known_names(capsys):
+    assert main(["datasets"]) == 0
+    printed = capsys.readouterr().out
+    for name in ("ml-100k", "ml-1m", "amazon-video-games", "synthetic-shop"):
+        assert name in printed

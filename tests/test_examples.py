@@ -1,0 +1,24 @@
+"""Every script under examples/ runs to the end (smoke tests)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+# Arguments that keep each example short in the test run.
+ARGS = {"train_bpr.py": ["--epochs", "3", "--synthetic"]}
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_example_runs(script, tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg", "MOOREC_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *ARGS.get(script, [])],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env,
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    assert out.stdout.strip(), "an example should print what it did"
