@@ -27,10 +27,20 @@ def main() -> None:
     print(data.summary())
     split = mr.split.random_ratio(data, (0.8, 0.1, 0.1), seed=0)
     result = mr.fit(split, "bpr", dim=64, epochs=args.epochs, seed=0)
-    print(f"best epoch {result.best_epoch} of {len(result.history)} "
-          f"({result.train_seconds:.1f} s), valid ndcg@10 {result.best_valid:.4f}")
-    keys = ["ndcg@10", "recall@10", "hit@10", "ild@10", "coverage@10", "novelty@10",
-            "latency_ms", "params"]
+    print(
+        f"best epoch {result.best_epoch} of {len(result.history)} "
+        f"({result.train_seconds:.1f} s), valid ndcg@10 {result.best_valid:.4f}"
+    )
+    keys = [
+        "ndcg@10",
+        "recall@10",
+        "hit@10",
+        "ild@10",
+        "coverage@10",
+        "novelty@10",
+        "latency_ms",
+        "params",
+    ]
     for key, value in mr.evaluate(result.model, split, "test", keys).items():
         print(f"  test {key:<12} {value:.4f}")
     items, _ = mr.recommend(result.model, [0], k=5, exclude=split.train)

@@ -63,8 +63,7 @@ def fit(
         evaluator = Evaluator(split, "valid", [config.valid_metric])
         validate = evaluator.metric(config.valid_metric)
         maximize = evaluator.objectives[0].direction == "max"
-    return _fit(model, split.train, config, validate=validate, maximize=maximize,
-                progress=progress)
+    return _fit(model, split.train, config, validate=validate, maximize=maximize, progress=progress)
 
 
 def evaluate(

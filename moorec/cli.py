@@ -47,8 +47,13 @@ def _train(args: argparse.Namespace, data) -> dict:
         split_kw["ratios"] = (0.8, 0.1, 0.1)
     split = msplit.split(data, args.split, **split_kw)
     config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, l2=args.l2,
-        patience=args.patience, valid_metric=args.valid_metric, seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        l2=args.l2,
+        patience=args.patience,
+        valid_metric=args.valid_metric,
+        seed=args.seed,
     )
     objectives = args.objectives or list(TRAIN_OBJECTIVES)
     if data.item_features is None or not data.item_features.category_names:
@@ -65,8 +70,10 @@ def _train(args: argparse.Namespace, data) -> dict:
     valid = valid_eval(result.model)
     test = test_eval(result.model)
     eval_seconds = time.perf_counter() - t0
-    print(f"\n{args.model} on {data.name}: best epoch {result.best_epoch} of "
-          f"{len(result.history)}, trained in {train_seconds:.1f} s\n")
+    print(
+        f"\n{args.model} on {data.name}: best epoch {result.best_epoch} of "
+        f"{len(result.history)}, trained in {train_seconds:.1f} s\n"
+    )
     print(_table(valid, test))
     metrics = {
         "valid": valid,
@@ -140,19 +147,31 @@ def _add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
     from moorec.models.registry import available as models
 
     p.add_argument("--model", default="bpr", choices=models(), help="model name")
-    p.add_argument("--split", default="random", choices=("random", "loo", "temporal"),
-                   help="split protocol (random: RecBole's per-user 8:1:1)")
+    p.add_argument(
+        "--split",
+        default="random",
+        choices=("random", "loo", "temporal"),
+        help="split protocol (random: RecBole's per-user 8:1:1)",
+    )
     p.add_argument("--epochs", type=int, default=epochs, help="maximum epochs")
     p.add_argument("--seed", type=int, default=0, help="seed of split, init and sampling")
     p.add_argument("--dim", type=int, default=64, help="embedding size")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--l2", type=float, default=0.0, help="L2 weight")
     p.add_argument("--batch-size", type=int, default=2048)
-    p.add_argument("--patience", type=int, default=10,
-                   help="epochs without validation improvement before stopping (0: never)")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=10,
+        help="epochs without validation improvement before stopping (0: never)",
+    )
     p.add_argument("--valid-metric", default="ndcg@10", help="early-stopping objective")
-    p.add_argument("--objectives", nargs="+", default=None,
-                   help="objective keys to report (default: accuracy, diversity, latency)")
+    p.add_argument(
+        "--objectives",
+        nargs="+",
+        default=None,
+        help="objective keys to report (default: accuracy, diversity, latency)",
+    )
     p.add_argument("--out", default=None, help="folder for metrics.json")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -61,21 +61,31 @@ def planted_interactions(n_users: int = 120, n_items: int = 80, per_user: int = 
         own = np.flatnonzero(item_group == user_group[u])
         other = np.flatnonzero(item_group != user_group[u])
         n_own = int(per_user * 0.8)
-        chosen = np.concatenate([
-            rng.choice(own, n_own, replace=False),
-            rng.choice(other, per_user - n_own, replace=False),
-        ])
+        chosen = np.concatenate(
+            [
+                rng.choice(own, n_own, replace=False),
+                rng.choice(other, per_user - n_own, replace=False),
+            ]
+        )
         users.extend([u] * per_user)
         items.extend(chosen.tolist())
     cats = np.zeros((n_items, groups + 1), dtype=bool)
     cats[np.arange(n_items), item_group] = True
     cats[::5, groups] = True  # a second category on some items
-    feats = ItemFeatures(cats, tuple(f"g{g}" for g in range(groups + 1)),
-                         titles=np.array([f"item {i}" for i in range(n_items)], dtype=object))
+    feats = ItemFeatures(
+        cats,
+        tuple(f"g{g}" for g in range(groups + 1)),
+        titles=np.array([f"item {i}" for i in range(n_items)], dtype=object),
+    )
     users = np.asarray(users)
     return Interactions(
-        users=users, items=np.asarray(items), n_users=n_users, n_items=n_items,
-        timestamps=np.arange(len(users), dtype=np.float64), item_features=feats, name="planted",
+        users=users,
+        items=np.asarray(items),
+        n_users=n_users,
+        n_items=n_items,
+        timestamps=np.arange(len(users), dtype=np.float64),
+        item_features=feats,
+        name="planted",
     )
 
 

@@ -9,8 +9,22 @@ from moorec.cli import main
 
 def test_demo_writes_metrics(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["demo", "--epochs", "3", "--no-progress", "--out", str(out),
-                 "--objectives", "ndcg@10", "recall@20", "ild@10", "latency_ms", "params"])
+    code = main(
+        [
+            "demo",
+            "--epochs",
+            "3",
+            "--no-progress",
+            "--out",
+            str(out),
+            "--objectives",
+            "ndcg@10",
+            "recall@20",
+            "ild@10",
+            "latency_ms",
+            "params",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "ndcg@10" in printed and "valid" in printed and "test" in printed
@@ -34,8 +48,19 @@ def test_unknown_dataset_is_a_clear_error(tmp_path, capsys):
 
 
 def test_unknown_objective_fails_before_training(tmp_path, capsys):
-    code = main(["demo", "--epochs", "1", "--no-progress", "--out", str(tmp_path / "y"),
-                 "--objectives", "ndcg@10", "diversity@10"])
+    code = main(
+        [
+            "demo",
+            "--epochs",
+            "1",
+            "--no-progress",
+            "--out",
+            str(tmp_path / "y"),
+            "--objectives",
+            "ndcg@10",
+            "diversity@10",
+        ]
+    )
     assert code == 2
     assert "diversity" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()

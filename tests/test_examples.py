@@ -18,7 +18,11 @@ def test_example_runs(script, tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg", "MOOREC_CACHE": str(tmp_path / "cache")}
     out = subprocess.run(
         [sys.executable, str(EXAMPLES / script), *ARGS.get(script, [])],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env=env,
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     assert out.stdout.strip(), "an example should print what it did"

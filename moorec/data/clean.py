@@ -8,8 +8,11 @@ naming the step and its setting. All steps are vectorised (sorting and ``np.binc
 loops over users, items or rows in Python.
 
 Example:
-    >>> from moorec.data import clean, load  # doctest: +SKIP
-    >>> inter = clean.k_core(clean.implicit(load("ml-100k"), threshold=4), user_k=5, item_k=5)
+    >>> from moorec.data import clean, synthetic_shop
+    >>> shop = synthetic_shop(n_users=100, n_items=50, n_interactions=1_000, seed=0)
+    >>> core = clean.k_core(clean.drop_duplicates(shop), user_k=8, item_k=8)
+    >>> core.log[-1].startswith("k_core(user>=8, item>=8): removed ")
+    True
 """
 
 from __future__ import annotations

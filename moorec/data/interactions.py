@@ -14,8 +14,14 @@ import numpy as np
 
 from moorec.errors import ColumnError, EmptyDataError
 
-__all__ = ["Interactions", "ItemFeatures", "align_item_features", "csr_by_user", "pad_width",
-           "padded_rows"]
+__all__ = [
+    "Interactions",
+    "ItemFeatures",
+    "align_item_features",
+    "csr_by_user",
+    "pad_width",
+    "padded_rows",
+]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -146,8 +152,7 @@ class Interactions:
             raise ColumnError(f"item_ids has {len(self.item_ids)} entries, n_items={self.n_items}")
         if self.item_features is not None and self.item_features.n_items != self.n_items:
             raise ColumnError(
-                f"item_features describe {self.item_features.n_items} items, "
-                f"n_items={self.n_items}"
+                f"item_features describe {self.item_features.n_items} items, n_items={self.n_items}"
             )
         object.__setattr__(self, "log", tuple(self.log))
 
@@ -191,8 +196,9 @@ class Interactions:
         item_ids, i = np.unique(items, return_inverse=True)
         feats = None
         if item_features is not None:
-            feats = align_item_features(item_ids, item_features["item_ids"],
-                                        item_features["features"])
+            feats = align_item_features(
+                item_ids, item_features["item_ids"], item_features["features"]
+            )
         return cls(
             users=u.astype(np.int32),
             items=i.astype(np.int32),

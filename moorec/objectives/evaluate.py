@@ -144,20 +144,23 @@ class Evaluator:
         c = self.chunk_users
         n = len(self.users)
         n_pad = -(-n // c) * c
-        users = np.concatenate([self.users, np.full(n_pad - n, self.users[0] if n else 0,
-                                                    dtype=np.int32)])
+        users = np.concatenate(
+            [self.users, np.full(n_pad - n, self.users[0] if n else 0, dtype=np.int32)]
+        )
         # One width for all chunks: every chunk runs the same compiled program.
         w_ex = pad_width(int(np.max(k_ptr[users + 1] - k_ptr[users], initial=0)))
         w_rel = pad_width(int(np.max(t_ptr[users + 1] - t_ptr[users], initial=0)))
         chunks = []
         for start in range(0, n_pad, c):
-            u = users[start:start + c]
-            chunks.append(_Chunk(
-                users=jnp.asarray(u),
-                exclude=jnp.asarray(padded_rows(k_ptr, k_idx, u, self.n_items, w_ex)),
-                relevant=jnp.asarray(padded_rows(t_ptr, t_idx, u, -1, w_rel)),
-                n_real=min(c, n - start),
-            ))
+            u = users[start : start + c]
+            chunks.append(
+                _Chunk(
+                    users=jnp.asarray(u),
+                    exclude=jnp.asarray(padded_rows(k_ptr, k_idx, u, self.n_items, w_ex)),
+                    relevant=jnp.asarray(padded_rows(t_ptr, t_idx, u, -1, w_rel)),
+                    n_real=min(c, n - start),
+                )
+            )
         return chunks
 
     def rank(self, model: Recommender) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +178,8 @@ class Evaluator:
         if len(tops) == 1:
             return np.asarray(tops[0]), np.asarray(hits[0])
         return np.concatenate([np.asarray(t) for t in tops]), np.concatenate(
-            [np.asarray(h) for h in hits])
+            [np.asarray(h) for h in hits]
+        )
 
     def context(self, model: Recommender, *, system: bool = True) -> RankingContext:
         """Rank, and measure latency and size where an objective asks for them."""
@@ -183,14 +187,23 @@ class Evaluator:
         measured: dict[str, float] = {}
         keys = {o.key for o in self.objectives}
         if system and keys & {"latency_ms", "latency_p95_ms"}:
-            lat = measure_latency(model, self._known_csr, batch=self.latency_batch,
-                                  k=self.k, repeats=self.latency_repeats)
+            lat = measure_latency(
+                model,
+                self._known_csr,
+                batch=self.latency_batch,
+                k=self.k,
+                repeats=self.latency_repeats,
+            )
             measured.update(latency_ms=lat["median_ms"], latency_p95_ms=lat["p95_ms"])
         if system and "params" in keys:
             measured["params"] = float(count_params(model))
         return RankingContext(
-            topk=topk, hits=hits, n_relevant=self.n_relevant, n_items=self.n_items,
-            item_categories=self.item_categories, item_popularity=self.item_popularity,
+            topk=topk,
+            hits=hits,
+            n_relevant=self.n_relevant,
+            n_items=self.n_items,
+            item_categories=self.item_categories,
+            item_popularity=self.item_popularity,
             system=measured,
         )
 
@@ -212,8 +225,12 @@ class Evaluator:
         return value
 
 
-def evaluate(model: Recommender, split, part: str = "test",
-             objectives: Sequence[str | Objective] = DEFAULT_OBJECTIVES, **kwargs) -> dict:
+def evaluate(
+    model: Recommender,
+    split,
+    part: str = "test",
+    objectives: Sequence[str | Objective] = DEFAULT_OBJECTIVES,
+    **kwargs,
+) -> dict:
     """Evaluate ``model`` on ``split``'s ``part`` (see :class:`Evaluator`)."""
     return Evaluator(split, part, objectives, **kwargs)(model)
-

@@ -93,8 +93,11 @@ def measure_latency(
     repeats = check_positive_int("repeats", repeats)
     rng = np.random.default_rng(seed)
     users = rng.choice(model.n_users, size=batch, replace=model.n_users < batch).astype(np.int32)
-    exclude = (np.full((batch, 8), model.n_items, dtype=np.int32) if known_csr is None
-               else padded_rows(*known_csr, users, model.n_items))
+    exclude = (
+        np.full((batch, 8), model.n_items, dtype=np.int32)
+        if known_csr is None
+        else padded_rows(*known_csr, users, model.n_items)
+    )
     graphdef, state = nnx.split(model)
     u, ex = jnp.asarray(users), jnp.asarray(exclude)
     t0 = time.perf_counter()

@@ -427,3 +427,32 @@ def test_real_video_games(data_root):
     assert (inter.n_users, inter.n_items, len(inter)) == (31_013, 23_715, 287_107)
     assert pairs(inter)[:2] == [(1, 6393), (1, 13504)]
     np.testing.assert_array_equal(inter.timestamps[:3], [0, 1, 2])
+
+
+@pytest.mark.realdata
+def test_real_ml100k_raw_format_matches_atomic(data_root, tmp_path):
+    """Written back in the raw u.data / u.item format, ml-100k loads to the same arrays."""
+    atomic = load_atomic(data_root / "ml-100k")
+    raw = tmp_path / "ml-100k"
+    raw.mkdir()
+    users = atomic.user_ids[atomic.users]
+    items = atomic.item_ids[atomic.items]
+    (raw / "u.data").write_text(
+        "".join(
+            f"{u}\t{i}\t{int(r)}\t{int(t)}\n"
+            for u, i, r, t in zip(users, items, atomic.ratings, atomic.timestamps, strict=True)
+        )
+    )
+    feats = atomic.item_features
+    lines = []
+    for k, item in enumerate(atomic.item_ids):
+        year = "" if np.isnan(feats.year[k]) else f"01-Jan-{int(feats.year[k])}"
+        flags = "|".join(str(int(f)) for f in feats.categories[k])
+        lines.append(f"{item}|{feats.titles[k]} ({year[-4:] or '0000'})|{year}||url|{flags}")
+    (raw / "u.item").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    again = load_movielens_100k(raw)
+    for field in ("users", "items", "ratings", "timestamps", "user_ids", "item_ids"):
+        np.testing.assert_array_equal(getattr(again, field), getattr(atomic, field))
+    assert again.item_features.category_names == feats.category_names
+    np.testing.assert_array_equal(again.item_features.categories, feats.categories)
+    np.testing.assert_array_equal(again.item_features.titles, feats.titles)

@@ -40,7 +40,7 @@ def _ref_metrics(hits, n_rel, k):
         dcg = sum(1.0 / np.log2(rk + 1) for rk in ranks)
         idcg = sum(1.0 / np.log2(rk + 1) for rk in range(1, min(r, k) + 1))
         out["ndcg"].append(dcg / idcg)
-        ap = sum(h[: rk].sum() / rk for rk in ranks)
+        ap = sum(h[:rk].sum() / rk for rk in ranks)
         out["map"].append(ap / min(r, k))
     return {name: float(np.mean(v)) for name, v in out.items()}
 
@@ -58,8 +58,9 @@ def test_rank_matches_bruteforce(planted_split, part):
 
 def test_metric_values_match_reference(planted_split):
     model = create("bpr", planted_split.n_users, planted_split.n_items, seed=1, dim=8)
-    keys = [f"{m}@{k}" for m in ("recall", "ndcg", "hit", "precision", "mrr", "map")
-            for k in (3, 10)]
+    keys = [
+        f"{m}@{k}" for m in ("recall", "ndcg", "hit", "precision", "mrr", "map") for k in (3, 10)
+    ]
     got = evaluate(model, planted_split, "test", keys)
     _, hits, n_rel = _reference_rank(model, planted_split, "test", 10)
     for k in (3, 10):
@@ -95,8 +96,13 @@ def test_chunk_size_follows_memory_budget(planted_split):
 
 def test_system_objectives_measured(planted_split):
     model = create("bpr", planted_split.n_users, planted_split.n_items, seed=0, dim=8)
-    out = evaluate(model, planted_split, "valid", ["ndcg@10", "latency_ms", "latency_p95_ms",
-                                                   "params"], latency_repeats=5)
+    out = evaluate(
+        model,
+        planted_split,
+        "valid",
+        ["ndcg@10", "latency_ms", "latency_p95_ms", "params"],
+        latency_repeats=5,
+    )
     assert out["params"] == (planted_split.n_users + planted_split.n_items) * 8
     assert 0 < out["latency_ms"] <= out["latency_p95_ms"]
 
@@ -123,5 +129,6 @@ def test_bad_part_and_objectives(planted_split):
 def test_csr_by_user_groups_items(planted):
     indptr, indices = csr_by_user(planted)
     for u in (0, 5, planted.n_users - 1):
-        assert sorted(indices[indptr[u]:indptr[u + 1]].tolist()) == sorted(
-            planted.items[planted.users == u].tolist())
+        assert sorted(indices[indptr[u] : indptr[u + 1]].tolist()) == sorted(
+            planted.items[planted.users == u].tolist()
+        )

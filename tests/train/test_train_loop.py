@@ -23,8 +23,9 @@ def _params(model):
 def test_training_learns_planted_structure(planted_split):
     ev = Evaluator(planted_split, "test", ["ndcg@10", "recall@10"])
     untrained = ev(create("bpr", planted_split.n_users, planted_split.n_items, seed=0, dim=16))
-    result = mr.fit(planted_split, "bpr", dim=16, epochs=60, batch_size=128, lr=0.01,
-                    patience=10, seed=0)
+    result = mr.fit(
+        planted_split, "bpr", dim=16, epochs=60, batch_size=128, lr=0.01, patience=10, seed=0
+    )
     trained = ev(result.model)
     losses = [h["loss"] for h in result.history]
     assert losses[-1] < 0.5 * losses[0]
@@ -35,8 +36,7 @@ def test_training_learns_planted_structure(planted_split):
 
 
 def test_same_seed_same_numbers(planted_split):
-    runs = [mr.fit(planted_split, "bpr", dim=8, epochs=4, batch_size=64, seed=7)
-            for _ in range(2)]
+    runs = [mr.fit(planted_split, "bpr", dim=8, epochs=4, batch_size=64, seed=7) for _ in range(2)]
     for a, b in zip(_params(runs[0].model), _params(runs[1].model)):
         np.testing.assert_array_equal(a, b)
     assert [h["loss"] for h in runs[0].history] == [h["loss"] for h in runs[1].history]
@@ -83,8 +83,13 @@ def test_early_stopping_keeps_the_best_state(planted_split):
 def test_minimised_metric_early_stopping(planted_split):
     model = create("bpr", planted_split.n_users, planted_split.n_items, seed=0, dim=8)
     values = iter([0.5, 0.4, 0.45, 0.46])
-    result = fit(model, planted_split.train, TrainConfig(epochs=4, batch_size=64, patience=2),
-                 validate=lambda m: next(values), maximize=False)
+    result = fit(
+        model,
+        planted_split.train,
+        TrainConfig(epochs=4, batch_size=64, patience=2),
+        validate=lambda m: next(values),
+        maximize=False,
+    )
     assert result.best_epoch == 2 and result.best_valid == pytest.approx(0.4)
 
 
@@ -132,8 +137,12 @@ def test_epoch_order_covers_each_row_once():
     assert sorted(order.ravel()[weight.ravel() > 0].tolist()) == list(range(10))
 
 
-def test_is_known_matches_python_sets(planted):
+@pytest.mark.parametrize("dense", [True, False], ids=["dense-table", "binary-search"])
+def test_is_known_matches_python_sets(planted, dense, monkeypatch):
+    if not dense:
+        monkeypatch.setattr("moorec.train.sampling.DENSE_LIMIT", 0)
     data = PairData.from_interactions(planted)
+    assert (data.dense.shape[0] > 0) == dense
     rng = np.random.default_rng(0)
     users = rng.integers(0, planted.n_users, 4000).astype(np.int32)
     items = rng.integers(0, planted.n_items, 4000).astype(np.int32)
@@ -144,7 +153,10 @@ def test_is_known_matches_python_sets(planted):
     assert 0.05 < expected.mean() < 0.5  # both outcomes well represented
 
 
-def test_negatives_avoid_training_items(planted):
+@pytest.mark.parametrize("dense", [True, False], ids=["dense-table", "binary-search"])
+def test_negatives_avoid_training_items(planted, dense, monkeypatch):
+    if not dense:
+        monkeypatch.setattr("moorec.train.sampling.DENSE_LIMIT", 0)
     data = PairData.from_interactions(planted)
     users = jnp.asarray(np.repeat(np.arange(planted.n_users), 50).astype(np.int32))
     neg = np.asarray(sample_negatives(data, users, jax.random.key(0), rounds=4))
