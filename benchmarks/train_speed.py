@@ -53,13 +53,15 @@ def python_loop_epoch(model, data, tx, params, opt_state, rng, batch_size):
     def step(p, o, u, i, j, w):
         def loss_fn(p):
             m = nnx.merge(graphdef, p, rest)
-            return m.loss({"user": u, "pos": i, "neg": j, "weight": w}, {"l2": jnp.float32(0)})
+            batch = {"user": u, "pos": i, "neg": j, "weight": w, "pos_pop": pop[i]}
+            return m.loss(batch, {"l2": jnp.float32(0), "pop_weight": jnp.float32(0)})
 
         loss, g = jax.value_and_grad(loss_fn)(p)
         up, o = tx.update(g, o, p)
         return optax.apply_updates(p, up), o, loss
 
     users, items = np.asarray(data.users), np.asarray(data.items)
+    pop = data.item_pop
 
     def run():
         nonlocal params, opt_state
@@ -118,7 +120,7 @@ def main() -> None:
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt_state = tx.init(params)
     opt_state.hyperparams["learning_rate"] = jnp.float32(cfg.lr)
-    hp = cfg.hparams(model.hparam_names)
+    hp = cfg.hparams(model.hparam_names, model.hparam_defaults)
     rng = np.random.default_rng(args.seed)
     order, weight = epoch_order(len(pdata), cfg.batch_size, rng)
     key = jax.random.key(args.seed)

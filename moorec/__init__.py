@@ -4,7 +4,7 @@ Flax recommender models trained under ``jax.jit``, full-ranking objectives (accu
 diversity, latency), and a pymoo search for the trade-offs between them.
 """
 
-from moorec import data, datasets, errors, models, objectives, split, train
+from moorec import data, datasets, errors, models, objectives, results, search, split, train
 from moorec.api import evaluate, fit, recommend
 from moorec.errors import MoorecError
 
@@ -21,6 +21,8 @@ __all__ = [
     "models",
     "objectives",
     "recommend",
+    "results",
+    "search",
     "split",
     "train",
 ]

@@ -133,6 +133,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from moorec.search.config import load_config, run_config
+
+    cfg = load_config(args.config)
+    run = run_config(cfg, args.out, progress=not args.quiet)
+    print(f"\nrun stored in {run.path}")
+    return 0
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from moorec.data.registry import available
 
@@ -190,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train BPR-MF on the embedded synthetic shop")
     _add_train_args(p, epochs=100)
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("search", help="multi-objective search described by a TOML config")
+    p.add_argument("config", help="TOML search config (see docs/search.md)")
+    p.add_argument(
+        "--out", required=True, help="run folder; rerunning with the same folder resumes the search"
+    )
+    p.add_argument("--quiet", action="store_true", help="no per-generation progress")
+    p.set_defaults(func=cmd_search)
     p = sub.add_parser("datasets", help="list known data sets and where each was found")
     p.set_defaults(func=cmd_datasets)
     return parser

@@ -12,11 +12,15 @@ __all__ = [
     "ChecksumError",
     "ColumnError",
     "ConfigError",
+    "CorruptRunError",
     "DataError",
     "DataNotFoundError",
     "DownloadError",
     "EmptyDataError",
     "MoorecError",
+    "RecordError",
+    "RunConfigMismatchError",
+    "RunStoreError",
     "SplitError",
     "TrainingError",
     "UnknownNameError",
@@ -93,3 +97,19 @@ def check_positive_int(name: str, value: object) -> int:
 
 class TrainingError(MoorecError):
     """Training failed, e.g. the loss became NaN or infinite."""
+
+
+class RunStoreError(MoorecError):
+    """A run folder cannot be read or written as asked (e.g. it holds files that are not a run)."""
+
+
+class RunConfigMismatchError(RunStoreError):
+    """An output folder already holds a run made with a different config."""
+
+
+class CorruptRunError(RunStoreError, DataError):
+    """A run folder holds a malformed file or record other than a torn last line."""
+
+
+class RecordError(RunStoreError, ValueError):
+    """A record given to the run store lacks a field or has a field of the wrong type."""

@@ -77,3 +77,60 @@ def test_datasets_lists_known_names(capsys):
     printed = capsys.readouterr().out
     for name in ("ml-100k", "ml-1m", "amazon-video-games", "synthetic-shop"):
         assert name in printed
+
+
+SEARCH_TOML = """
+[data]
+dataset = "synthetic-shop"
+options = { n_users = 150, n_items = 80, n_interactions = 3000 }
+
+[split]
+protocol = "random"
+ratios = [0.8, 0.1, 0.1]
+seed = 0
+
+[fixed]
+epochs = 2
+batch_size = 256
+dim = 8
+
+[search]
+algorithm = "nsga2"
+pop_size = 4
+generations = 2
+seed = 0
+objectives = ["ndcg@10", "coverage@10"]
+constraints = ["ndcg@10 >= 0.0"]
+
+[space]
+lr = { type = "logreal", low = 1e-3, high = 1e-1 }
+pop_weight = { type = "real", low = 0.0, high = 1.0 }
+"""
+
+
+def test_search_command_runs_and_resumes(tmp_path, capsys):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SEARCH_TOML)
+    out = tmp_path / "run"
+    assert main(["search", str(cfg), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "gen   1/2" in printed and "gen   2/2" in printed and "Pareto set" in printed
+    trials = (out / "trials.jsonl").read_text()
+    front = json.loads((out / "front.json").read_text())
+    assert front["members"] and front["knee"] in [m["trial"] for m in front["members"]]
+    # the same command again resumes: nothing is trained again
+    assert main(["search", str(cfg), "--out", str(out), "--quiet"]) == 0
+    assert (out / "trials.jsonl").read_text() == trials
+
+
+def test_search_command_bad_config(tmp_path, capsys):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(SEARCH_TOML.replace("[fixed]", "[fixd]"))
+    assert main(["search", str(cfg), "--out", str(tmp_path / "r")]) == 2
+    assert "unknown config section 'fixd'" in capsys.readouterr().err
+    cfg.write_text(SEARCH_TOML.replace("low = 1e-3, high = 1e-1", "low = 1e-1, high = 1e-3"))
+    assert main(["search", str(cfg), "--out", str(tmp_path / "r")]) == 2
+    assert "inverted" in capsys.readouterr().err
+    assert main(["search", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "r")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

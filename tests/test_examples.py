@@ -10,7 +10,20 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 # Arguments that keep each example short in the test run.
-ARGS = {"train_bpr.py": ["--epochs", "3", "--synthetic"]}
+ARGS = {
+    "train_bpr.py": ["--epochs", "3", "--synthetic"],
+    "nsga2_bpr_ml100k.py": [
+        "--synthetic",
+        "--pop-size",
+        "4",
+        "--generations",
+        "2",
+        "--max-epochs",
+        "2",
+        "--out",
+        "run",
+    ],
+}
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))

@@ -29,13 +29,19 @@ class Recommender(nnx.Module):
     Subclasses set ``n_users`` and ``n_items`` and implement :meth:`score` and :meth:`loss`.
 
     Attributes:
-        sampler: name of the batch sampler the model trains on (``"pairs"``: each batch holds
-            ``user``, ``pos``, ``neg`` ``[B]`` int32 and ``weight`` ``[B]`` float32).
+        sampler: name of the batch sampler the model trains on. ``"pairs"``: each batch holds
+            ``user``, ``pos``, ``neg`` ``[B]`` int32, ``weight`` ``[B]`` float32 (0 on padding),
+            ``rng`` (a PRNG key), ``pos_pop`` ``[B]`` float32 training popularity of ``pos``,
+            and for list-level regularisers ``div_items`` ``[M]`` int32 items sampled
+            uniformly, ``div_cat`` ``[M, C]`` their 0/1 categories and ``div_users`` (static
+            int: how many of the batch's first users to apply them to).
         hparam_names: names of the per-candidate array hyperparameters :meth:`loss` reads.
+        hparam_defaults: their values when a training config does not set them.
     """
 
     sampler: ClassVar[str] = "pairs"
     hparam_names: ClassVar[tuple[str, ...]] = ()
+    hparam_defaults: ClassVar[dict[str, float]] = {}
     n_users: int
     n_items: int
 

@@ -28,6 +28,10 @@ from moorec.train.sampling import PairData, epoch_order, sample_negatives
 __all__ = ["FitResult", "TrainConfig", "fit", "optimizer", "train_epoch"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
+#: Items sampled per step for list-level regularisers (``div_items``) and the number of the
+#: batch's first users they are scored for.
+DIV_ITEMS = 256
+DIV_USERS = 256
 
 
 @functools.cache
@@ -59,7 +63,8 @@ class TrainConfig:
         optimizer: one of ``adam``, ``adamw``, ``sgd``, ``adagrad``.
         l2: weight of the model's L2 term (see the model's ``loss``).
         patience: stop after this many validations without improvement (RecBole: 10);
-            ``0`` disables early stopping.
+            ``0`` turns early stopping off: exactly ``epochs`` epochs run, nothing is
+            validated during training, and the last state is kept.
         eval_every: validate every this many epochs.
         valid_metric: key of the objective that early stopping maximises (or minimises, by
             its direction), e.g. ``"ndcg@10"``.
@@ -100,9 +105,25 @@ class TrainConfig:
             raise ConfigError(f"neg_rounds must be >= 0, got {self.neg_rounds!r}")
         object.__setattr__(self, "loss_weights", dict(self.loss_weights))
 
-    def hparams(self, names: tuple[str, ...]) -> dict[str, jax.Array]:
-        """The float32 arrays a model's loss reads, by name."""
-        values = {"l2": self.l2, **self.loss_weights}
+    def hparams(
+        self, names: tuple[str, ...], defaults: Mapping[str, float] | None = None
+    ) -> dict[str, jax.Array]:
+        """The float32 arrays a model's loss reads, by name.
+
+        Args:
+            names: the model's ``hparam_names``.
+            defaults: the model's ``hparam_defaults``, used where this config sets nothing.
+
+        Raises:
+            ConfigError: if a name has no value, or ``loss_weights`` holds a name the model
+                does not read.
+        """
+        unknown = sorted(set(self.loss_weights) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"loss_weights {unknown} are not read by this model; it reads {list(names)}"
+            )
+        values = {**(defaults or {}), "l2": self.l2, **self.loss_weights}
         missing = [n for n in names if n not in values]
         if missing:
             raise ConfigError(
@@ -179,15 +200,23 @@ def train_epoch(
         model = nnx.merge(graphdef, p, rest)
         return model.loss(batch, hparams)
 
+    n_div = min(DIV_USERS, order.shape[1])
+
     def step(carry, inputs):
         p, o = carry
         rows, neg, w, k = inputs
+        k_div, k_model = jax.random.split(k)
+        div_items = jax.random.randint(k_div, (DIV_ITEMS,), 0, data.n_items, dtype=jnp.int32)
         batch = {
             "user": data.users[rows],
             "pos": data.items[rows],
+            "pos_pop": data.item_pop[data.items[rows]],
             "neg": neg,
             "weight": w,
-            "rng": k,
+            "div_items": div_items,
+            "div_cat": data.item_cat[div_items],
+            "div_users": n_div,
+            "rng": k_model,
         }
         loss, grads = jax.value_and_grad(loss_fn)(p, batch)
         updates, o = tx.update(grads, o, p)
@@ -221,7 +250,8 @@ def fit(
         config: training settings (defaults: :class:`TrainConfig`).
         validate: function scoring the model on validation data (e.g. an
             :class:`~moorec.objectives.Evaluator` reduced to ``config.valid_metric``). Without
-            it the model trains for ``config.epochs`` and the last state is kept.
+            it, or with ``config.patience == 0``, the model trains for ``config.epochs`` and
+            the last state is kept.
         maximize: whether a larger ``validate`` value is better.
         progress: show a progress bar over epochs.
         on_epoch: called with each epoch's history row.
@@ -233,6 +263,8 @@ def fit(
         TrainingError: if the loss becomes NaN or infinite.
     """
     config = config or TrainConfig()
+    if config.patience == 0:
+        validate = None  # early stopping off: train every epoch, keep the last state
     if model.sampler != "pairs":
         raise ConfigError(
             f"model {type(model).__name__} uses sampler {model.sampler!r}; fit() supports: 'pairs'"
@@ -248,7 +280,7 @@ def fit(
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt_state = tx.init(params)
     opt_state.hyperparams["learning_rate"] = jnp.asarray(config.lr, jnp.float32)
-    hparams = config.hparams(model.hparam_names)
+    hparams = config.hparams(model.hparam_names, model.hparam_defaults)
     root = jax.random.key(config.seed)
     np_seed = np.random.SeedSequence(config.seed)
     host_rng = np.random.default_rng(np_seed.spawn(1)[0])
@@ -306,7 +338,7 @@ def fit(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k in ("loss", "valid")})
-            if validate is not None and config.patience and since_best >= config.patience:
+            if validate is not None and since_best >= config.patience:
                 stopped_early = True
                 break
     finally:

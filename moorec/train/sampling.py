@@ -35,6 +35,9 @@ class PairData:
         items: ``[n]`` int32 item of each training interaction.
         indptr: ``[n_users + 1]`` int32 offsets into ``sorted_items``.
         sorted_items: ``[n]`` int32 training items grouped by user, ascending within a user.
+        item_pop: ``[n_items]`` float32 training interactions per item, divided by the largest.
+        item_cat: ``[n_items, C]`` float32 0/1 category rows (``C = 1`` and all zero when the
+            data has no categories).
         dense: ``[n_users * n_items]`` bool membership table when the catalogue is small enough
             (``n_users * n_items <= DENSE_LIMIT``; one gather per test), else a ``[0]`` array and
             membership is a binary search in ``sorted_items``.
@@ -46,6 +49,8 @@ class PairData:
     items: jax.Array
     indptr: jax.Array
     sorted_items: jax.Array
+    item_pop: jax.Array
+    item_cat: jax.Array
     dense: jax.Array
     n_items: int = dataclasses.field(metadata={"static": True})
     max_degree: int = dataclasses.field(metadata={"static": True})
@@ -64,7 +69,15 @@ class PairData:
             dense[train.users.astype(np.int64) * train.n_items + train.items] = True
         else:
             dense = np.zeros(0, dtype=bool)
+        pop = np.bincount(train.items, minlength=train.n_items).astype(np.float32)
+        feats = train.item_features
+        if feats is None or feats.categories.shape[1] == 0:
+            cat = np.zeros((train.n_items, 1), dtype=np.float32)
+        else:
+            cat = feats.categories.astype(np.float32)
         return cls(
+            item_cat=jnp.asarray(cat),
+            item_pop=jnp.asarray(pop / max(float(pop.max(initial=0.0)), 1.0)),
             dense=jnp.asarray(dense),
             users=jnp.asarray(train.users),
             items=jnp.asarray(train.items),

@@ -1,6 +1,7 @@
 """The generic training loop with BPR-MF: learning, determinism, compile-once, early stopping."""
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +47,7 @@ def test_same_seed_same_numbers(planted_split):
 
 def test_new_hyperparameter_values_do_not_recompile(planted_split):
     ev = Evaluator(planted_split, "valid", ["ndcg@10"])
-    base = dict(epochs=2, batch_size=64, patience=0)
+    base = dict(epochs=2, batch_size=64, patience=5)
 
     def run(**kw):
         model = create("bpr", planted_split.n_users, planted_split.n_items, seed=0, dim=8)
@@ -186,3 +187,16 @@ def test_fit_rejects_model_settings_with_built_model(planted_split):
     with pytest.raises(TypeError, match=r"dim"):
         mr.fit(planted_split, model, dim=8)
     assert dataclasses.is_dataclass(TrainConfig())
+
+
+def test_patience_zero_trains_every_epoch_and_keeps_the_last(planted_split):
+    model = create("bpr", planted_split.n_users, planted_split.n_items, seed=0, dim=8)
+    calls = []
+    result = fit(
+        model,
+        planted_split.train,
+        TrainConfig(epochs=4, batch_size=64, patience=0),
+        validate=lambda m: calls.append(1) or 0.0,
+    )
+    assert not calls and len(result.history) == 4 and result.best_epoch == 4
+    assert not result.stopped_early and math.isnan(result.best_valid)

@@ -1,0 +1,166 @@
+"""Quality indicators and the choice of one point, all from pymoo.
+
+Objectives are normalised before the hypervolume so that metrics on different scales count
+alike: in minimisation form, ``f' = (f - ideal) / (reference - ideal)``, where the ideal and the
+reference (the worst value still counted) are fixed per objective and recorded in the run's
+manifest. Bounded metrics (NDCG, recall, ILD, coverage, Gini, ...) use their natural range
+``[0, 1]``; unbounded ones (latency, parameter count, novelty, ARP) take theirs from the first
+generation unless the user sets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from pymoo.decomposition.asf import ASF
+from pymoo.indicators.hv import HV
+from pymoo.indicators.igd_plus import IGDPlus
+from pymoo.mcdm.pseudo_weights import PseudoWeights
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+from moorec.errors import ConfigError, UnknownNameError
+from moorec.objectives.base import Objective
+from moorec.search.problem import to_minimization
+
+__all__ = [
+    "BOUNDED",
+    "KNEE_METHODS",
+    "bounds_from_values",
+    "hypervolume",
+    "igd_plus",
+    "knee_index",
+    "non_dominated",
+    "normalize",
+]
+
+#: Objectives whose values lie in [0, 1].
+BOUNDED = (
+    "recall",
+    "ndcg",
+    "hit",
+    "precision",
+    "mrr",
+    "map",
+    "ild",
+    "ild_cosine",
+    "category_coverage",
+    "coverage",
+    "gini",
+    "aplt",
+)
+KNEE_METHODS = ("asf", "pseudo-weights")
+
+
+def _is_bounded(o: Objective) -> bool:
+    return o.name in BOUNDED or o.key.split("@")[0] in BOUNDED
+
+
+def bounds_from_values(
+    objectives: Sequence[Objective],
+    values: np.ndarray,
+    given: Mapping[str, Sequence[float]] | None = None,
+) -> dict[str, list[float]]:
+    """Ideal and reference value (natural direction) per objective.
+
+    Args:
+        objectives: the objectives.
+        values: ``[n, m]`` natural values observed so far (e.g. the first generation's ok
+            trials), used for unbounded objectives not in ``given``.
+        given: ``{key: [ideal, reference]}`` set by the user.
+
+    Returns:
+        ``{key: [ideal, reference]}``.
+    """
+    given = dict(given or {})
+    out = {}
+    values = np.asarray(values, dtype=np.float64).reshape(-1, len(objectives))
+    for j, o in enumerate(objectives):
+        if o.key in given:
+            ideal, ref = (float(v) for v in given[o.key])
+        elif _is_bounded(o):
+            ideal, ref = (1.0, 0.0) if o.direction == "max" else (0.0, 1.0)
+        else:
+            col = values[:, j][np.isfinite(values[:, j])]
+            if col.size == 0:
+                raise ConfigError(
+                    f"no finite value of {o.key} to set its hypervolume bounds; "
+                    "give them in the config's reference table"
+                )
+            if o.direction == "min":
+                ideal, ref = 0.0, 1.1 * float(col.max())
+            else:
+                ideal, ref = 1.1 * float(col.max()), 0.9 * float(col.min())
+        if ideal == ref:
+            raise ConfigError(f"hypervolume bounds of {o.key} are empty: ideal == reference")
+        out[o.key] = [ideal, ref]
+    return out
+
+
+def normalize(
+    values: np.ndarray, objectives: Sequence[Objective], bounds: Mapping[str, Sequence[float]]
+) -> np.ndarray:
+    """Natural values ``[n, m]`` -> normalised minimisation form (0 = ideal, 1 = reference)."""
+    f = to_minimization(values, objectives)
+    ideal = to_minimization(np.array([[bounds[o.key][0] for o in objectives]]), objectives)[0]
+    ref = to_minimization(np.array([[bounds[o.key][1] for o in objectives]]), objectives)[0]
+    return (f - ideal) / (ref - ideal)
+
+
+def non_dominated(values: np.ndarray, objectives: Sequence[Objective]) -> np.ndarray:
+    """Indices of the non-dominated rows of natural values ``[n, m]`` (pymoo's sorting)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return np.zeros(0, dtype=int)
+    f = to_minimization(values, objectives)
+    return np.sort(NonDominatedSorting().do(f, only_non_dominated_front=True))
+
+
+def hypervolume(
+    values: np.ndarray, objectives: Sequence[Objective], bounds: Mapping[str, Sequence[float]]
+) -> float:
+    """Hypervolume of natural values ``[n, m]`` after :func:`normalize`, reference point 1.
+
+    Points worse than the reference in any objective add nothing.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return 0.0
+    f = normalize(values, objectives, bounds)
+    return float(HV(ref_point=np.ones(len(objectives)))(f))
+
+
+def igd_plus(
+    values: np.ndarray,
+    reference_front: np.ndarray,
+    objectives: Sequence[Objective],
+    bounds: Mapping[str, Sequence[float]],
+) -> float:
+    """IGD+ (Ishibuchi et al. 2015) of ``values`` against a reference front, both natural."""
+    ref = normalize(np.asarray(reference_front, dtype=np.float64), objectives, bounds)
+    return float(IGDPlus(ref)(normalize(values, objectives, bounds)))
+
+
+def knee_index(
+    values: np.ndarray,
+    objectives: Sequence[Objective],
+    bounds: Mapping[str, Sequence[float]],
+    method: str = "asf",
+    weights: Sequence[float] | None = None,
+) -> int:
+    """Row of ``values`` (a front, natural) chosen as the preferred / knee point.
+
+    ``asf``: the smallest achievement scalarising function (pymoo's ``ASF``) of the normalised
+    objectives with the given weights (equal by default). ``pseudo-weights``: pymoo's
+    ``PseudoWeights`` (Deb 2001), the point whose pseudo-weight vector is closest to ``weights``.
+    """
+    if method not in KNEE_METHODS:
+        raise UnknownNameError("knee method", method, KNEE_METHODS)
+    f = normalize(values, objectives, bounds)
+    m = len(objectives)
+    w = np.full(m, 1.0 / m) if weights is None else np.asarray(weights, dtype=float)
+    if method == "asf":
+        return int(np.argmin(ASF().do(f, np.maximum(w, 1e-12))))
+    if len(f) == 1:
+        return 0
+    return int(PseudoWeights(w).do(f))

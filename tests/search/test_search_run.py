@@ -1,0 +1,249 @@
+"""The search loop: a small NSGA-II run, determinism, resume, failures, refusal, real training."""
+
+import itertools
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import moorec as mr
+from moorec.errors import ConfigError, RunConfigMismatchError, UnknownNameError
+from moorec.search import LogReal, Real, Space
+
+SPACE = Space(x=Real(0.0, 1.0), y=Real(0.0, 1.0))
+OBJECTIVES = ["ndcg@10", "ild@10"]
+
+
+class FakeTrainer:
+    """A closed-form bi-objective problem in place of training (ZDT1-like), counting calls.
+
+    ndcg = 1 - x, ild = (1 - sqrt(x/g)) * g with g = 1 + y: the Pareto set is y = 0, a curve.
+    x in (0.45, 0.46) fails like a NaN loss would; calling after `stop_after` calls raises
+    KeyboardInterrupt (an interrupted search).
+    """
+
+    def __init__(self, stop_after=None):
+        self.calls, self.stop_after, self.tested = 0, stop_after, 0
+
+    def __call__(self, cfg):
+        if self.stop_after is not None and self.calls >= self.stop_after:
+            raise KeyboardInterrupt
+        self.calls += 1
+        if 0.45 < cfg["x"] < 0.46:
+            return {
+                "status": "failed",
+                "reason": "TrainingError: loss became nan at epoch 3",
+                "valid": None,
+                "train_seconds": 0.0,
+                "eval_seconds": 0.0,
+            }
+        g = 1.0 + cfg["y"]
+        valid = {"ndcg@10": 1.0 - cfg["x"], "ild@10": (1.0 - math.sqrt(cfg["x"] / g)) * g / 2}
+        return {
+            "status": "ok",
+            "reason": None,
+            "valid": valid,
+            "train_seconds": 0.01,
+            "eval_seconds": 0.0,
+        }
+
+    def test(self, cfg):
+        self.tested += 1
+        return {k: v - 0.01 for k, v in self(cfg)["valid"].items()}
+
+
+def _search(out, trainer, **kw):
+    args = dict(out=out, trainer=trainer, pop_size=8, generations=5, seed=3, progress=False)
+    args.update(kw)
+    return mr.search.search(None, SPACE, OBJECTIVES, **args)
+
+
+def _trial_lines(run):
+    return [(t["trial"], t["generation"], t["key"], t["status"], t["valid"]) for t in run.trials()]
+
+
+def test_small_nsga2_run_writes_a_complete_store(tmp_path):
+    trainer = FakeTrainer()
+    run = _search(tmp_path / "run", trainer)
+    assert run.complete and not run.missing
+    gens = run.generations()
+    assert [g["generation"] for g in gens] == [1, 2, 3, 4, 5]
+    assert gens[-1]["evaluations"] == len(run.trials()) == trainer.calls - trainer.tested
+    hv = [h for _, h in run.hypervolume_history()]
+    assert hv[0] > 0 and all(b >= a - 1e-12 for a, b in itertools.pairwise(hv))  # archive HV grows
+    front = run.pareto_front()
+    assert len(front) >= 3
+    # every member is non-dominated among the ok trials, and carries test values
+    vals = np.array(
+        [[t["valid"]["ndcg@10"], t["valid"]["ild@10"]] for t in run.trials() if t["status"] == "ok"]
+    )
+    for m in front:
+        v = np.array([m["valid"]["ndcg@10"], m["valid"]["ild@10"]])
+        assert not np.any(np.all(vals >= v, axis=1) & np.any(vals > v, axis=1))
+        assert m["test"]["ndcg@10"] == pytest.approx(m["valid"]["ndcg@10"] - 0.01)
+    assert trainer.tested == len(front)
+    assert run.knee()["trial"] in {m["trial"] for m in front}
+    manifest = run.manifest
+    assert manifest["reference_point"] == {"ndcg@10": [1.0, 0.0], "ild@10": [1.0, 0.0]}
+    assert manifest["config"]["search"]["algorithm"] == "nsga2"
+    assert "jax" in manifest["packages"] and manifest["device"]["backend"] == "cpu"
+
+
+def test_nsga2_beats_the_first_generation(tmp_path):
+    run = _search(tmp_path / "run", FakeTrainer(), generations=8)
+    hv = dict(run.hypervolume_history())
+    assert hv[8] > hv[1] * 1.02
+
+
+def test_same_seed_same_trials(tmp_path):
+    a = _search(tmp_path / "a", FakeTrainer())
+    b = _search(tmp_path / "b", FakeTrainer())
+    assert _trial_lines(a) == _trial_lines(b)
+    c = _search(tmp_path / "c", FakeTrainer(), seed=4)
+    assert _trial_lines(c) != _trial_lines(a)
+
+
+def test_resume_after_interruption_gives_the_same_run(tmp_path):
+    full = _search(tmp_path / "full", FakeTrainer())
+    n_full = len(full.trials())
+    with pytest.raises(KeyboardInterrupt):
+        _search(tmp_path / "resumed", FakeTrainer(stop_after=19))  # dies inside generation 3
+    partial = mr.results.load(tmp_path / "resumed")
+    assert not partial.complete and len(partial.trials()) == 19
+    trainer = FakeTrainer()
+    resumed = _search(tmp_path / "resumed", trainer)
+    assert trainer.calls == n_full - 19 + len(resumed.pareto_front())  # no trial trained twice
+    assert _trial_lines(resumed) == _trial_lines(full)
+    strip = lambda front: [(m["trial"], m["valid"], m["test"]) for m in front]  # noqa: E731
+    assert strip(resumed.pareto_front()) == strip(full.pareto_front())
+    assert resumed.hypervolume_history() == full.hypervolume_history()
+    assert len(resumed.manifest["resumed"]) == 1
+
+
+def test_failed_trials_are_recorded_and_survived(tmp_path):
+    space = Space(x=Real(0.44, 0.47), y=Real(0.0, 1.0))
+    run = mr.search.search(
+        None,
+        space,
+        OBJECTIVES,
+        out=tmp_path / "r",
+        trainer=FakeTrainer(),
+        pop_size=8,
+        generations=3,
+        seed=0,
+        progress=False,
+    )
+    failed = run.failed()
+    assert failed, "the space was chosen so that about a third of the trials fail"
+    assert all(t["reason"].startswith("TrainingError: loss became nan") for t in failed)
+    assert run.generations()[-1]["failures"] == len(failed)
+    assert all(m["trial"] not in {t["trial"] for t in failed} for m in run.pareto_front())
+
+
+def test_constraints_exclude_infeasible_trials_from_the_front(tmp_path):
+    run = _search(tmp_path / "r", FakeTrainer(), constraints=["ndcg@10 >= 0.5"])
+    assert run.pareto_front() and all(m["valid"]["ndcg@10"] >= 0.5 for m in run.pareto_front())
+    assert any(t.get("feasible") is False for t in run.trials())
+
+
+def test_another_config_in_the_same_folder_is_refused(tmp_path):
+    _search(tmp_path / "r", FakeTrainer(), generations=2)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()}
+    with pytest.raises(RunConfigMismatchError, match=r"pop_size: 8 != 6"):
+        _search(tmp_path / "r", FakeTrainer(), generations=2, pop_size=6)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    ("kw", "error", "match"),
+    [
+        ({"pop_size": 1}, ConfigError, r"pop_size must be an integer >= 2, got 1"),
+        ({"generations": 0}, ConfigError, r"generations must be an integer >= 1, got 0"),
+        ({"algorithm": "nsga4"}, UnknownNameError, r"unknown algorithm 'nsga4'"),
+        ({"knee": "middle"}, UnknownNameError, r"unknown knee method 'middle'"),
+    ],
+)
+def test_bad_search_arguments_write_nothing(tmp_path, kw, error, match):
+    with pytest.raises(error, match=match):
+        _search(tmp_path / "r", FakeTrainer(), **kw)
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_objectives_and_variables(tmp_path, planted_split):
+    with pytest.raises(ConfigError, match=r"at least 2 objectives"):
+        mr.search.search(planted_split, SPACE, ["ndcg@10"], out=tmp_path / "a")
+    with pytest.raises(UnknownNameError, match=r"unknown objective 'ndgc'"):
+        mr.search.search(planted_split, SPACE, ["ndgc@10", "ild@10"], out=tmp_path / "a")
+    with pytest.raises(UnknownNameError, match=r"unknown search variable 'x'.*lr.*pop_weight"):
+        mr.search.search(planted_split, SPACE, OBJECTIVES, out=tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+
+
+def test_real_training_search_on_planted_data(tmp_path, planted_split):
+    space = Space(lr=LogReal(1e-3, 1e-1), pop_weight=Real(0.0, 2.0))
+    run = mr.search.search(
+        planted_split,
+        space,
+        ["ndcg@10", "ild@10", "params"],
+        out=tmp_path / "r",
+        fixed={"epochs": 3, "batch_size": 256, "dim": 8},
+        pop_size=4,
+        generations=2,
+        seed=0,
+        progress=False,
+    )
+    assert len(run.trials()) == 8 and not run.failed()
+    t = run.trials()[0]
+    assert t["best_epoch"] >= 1 and t["train_seconds"] > 0
+    assert set(t["valid"]) == {"ndcg@10", "ild@10", "params"}
+    assert all(
+        m["test"] is not None and set(m["test"]) == set(t["valid"]) for m in run.pareto_front()
+    )
+    # the test split never reached the search: only front members have test values
+    front_ids = {m["trial"] for m in run.pareto_front()}
+    assert all((tr["test"] is None) == (tr["trial"] not in front_ids) for tr in run.trials())
+
+
+SCRIPT = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from test_search_run import FakeTrainer, _search
+
+    class Slow(FakeTrainer):
+        def __call__(self, cfg):
+            time.sleep(0.05)
+            return super().__call__(cfg)
+
+    _search({out!r}, Slow(), generations=5)
+    print("done")
+""")
+
+
+def test_kill_9_then_resume(tmp_path):
+    out = tmp_path / "run"
+    script = tmp_path / "run_search.py"
+    script.write_text(SCRIPT.format(tests=os.path.dirname(__file__), out=str(out)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE)
+    deadline = time.time() + 120
+    trials = out / "trials.jsonl"
+    while time.time() < deadline:
+        if trials.exists() and trials.read_text().count("\n") >= 12:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_before = trials.read_text().count("\n")
+    assert 12 <= n_before < 40
+    trainer = FakeTrainer()
+    resumed = _search(out, trainer)
+    full = _search(tmp_path / "full", FakeTrainer())
+    assert _trial_lines(resumed) == _trial_lines(full)
+    assert trainer.calls == len(full.trials()) - n_before + len(full.pareto_front())
+    json.loads((out / "front.json").read_text())
