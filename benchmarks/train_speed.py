@@ -143,46 +143,30 @@ def main() -> None:
 
     state = {"params": params, "opt": opt_state, "e": 0}
 
-    def fused():
-        state["e"] += 1
-        o, w = epoch_order(len(pdata), cfg.batch_size, rng)
-        state["params"], state["opt"], losses = train_epoch(
-            graphdef,
-            state["params"],
-            rest,
-            state["opt"],
-            pdata,
-            o,
-            w,
-            jax.random.fold_in(key, state["e"]),
-            hp,
-            tx=tx,
-            neg_rounds=cfg.neg_rounds,
-        )
-        return losses
+    def fused_epoch(neg_rounds: int):
+        def run():
+            state["e"] += 1
+            o, w = epoch_order(len(pdata), cfg.batch_size, rng)
+            state["params"], state["opt"], losses = train_epoch(
+                graphdef,
+                state["params"],
+                rest,
+                state["opt"],
+                pdata,
+                o,
+                w,
+                jax.random.fold_in(key, state["e"]),
+                hp,
+                tx=tx,
+                neg_rounds=neg_rounds,
+            )
+            return losses
 
-    epoch_times = time_calls(fused, args.repeats, warmup=2)
+        return run
+
     rounds = cfg.neg_rounds
-
-    def fused_no_rejection():
-        state["e"] += 1
-        o, w = epoch_order(len(pdata), cfg.batch_size, rng)
-        state["params"], state["opt"], losses = train_epoch(
-            graphdef,
-            state["params"],
-            rest,
-            state["opt"],
-            pdata,
-            o,
-            w,
-            jax.random.fold_in(key, state["e"]),
-            hp,
-            tx=tx,
-            neg_rounds=0,
-        )
-        return losses
-
-    no_rejection_times = time_calls(fused_no_rejection, args.repeats, warmup=2)
+    epoch_times = time_calls(fused_epoch(rounds), args.repeats, warmup=2)
+    no_rejection_times = time_calls(fused_epoch(0), args.repeats, warmup=2)
     base_params, base_opt = nnx.state(model, nnx.Param), tx.init(nnx.state(model, nnx.Param))
     base_opt.hyperparams["learning_rate"] = jnp.float32(cfg.lr)
     loop = python_loop_epoch(model, pdata, tx, base_params, base_opt, rng, cfg.batch_size)

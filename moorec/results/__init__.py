@@ -6,5 +6,6 @@ The folder format is described in ``docs/results.md``.
 
 from moorec.results.run import Run, load
 from moorec.results.store import RunStore
+from moorec.results.tables import pareto_latex, pareto_markdown
 
-__all__ = ["Run", "RunStore", "load"]
+__all__ = ["Run", "RunStore", "load", "pareto_latex", "pareto_markdown"]

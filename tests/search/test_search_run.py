@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -247,3 +248,44 @@ def test_kill_9_then_resume(tmp_path):
     assert _trial_lines(resumed) == _trial_lines(full)
     assert trainer.calls == len(full.trials()) - n_before + len(full.pareto_front())
     json.loads((out / "front.json").read_text())
+
+
+class _NaNAboveHalf(mr.models.BPRMF):
+    """BPR whose loss turns NaN when l2 > 0.5: a real training failure inside the search."""
+
+    def loss(self, batch, hparams):
+        loss = super().loss(batch, hparams)
+        return loss + jnp.where(hparams["l2"] > 0.5, jnp.nan, 0.0)
+
+
+@pytest.fixture
+def nan_model():
+    mr.models.register("nan_bpr", _NaNAboveHalf)
+    yield "nan_bpr"
+    mr.models.registry._MODELS.pop("nan_bpr")
+
+
+def test_real_nan_trials_recorded_and_search_goes_on(tmp_path, planted_split, nan_model):
+    space = Space(l2=Real(0.0, 1.0), lr=LogReal(1e-3, 1e-1))
+    run = mr.search.search(
+        planted_split, space, ["ndcg@10", "coverage@10"], out=tmp_path / "r", model=nan_model,
+        fixed={"epochs": 2, "batch_size": 256, "dim": 4, "patience": 0}, pop_size=6,
+        generations=2, seed=1, progress=False)
+    failed = run.failed()
+    assert failed and len(failed) < len(run.trials())
+    for t in failed:
+        assert t["config"]["l2"] > 0.5
+        assert t["reason"].startswith("TrainingError: loss became nan at epoch 1")
+    assert all(t["config"]["l2"] <= 0.5 for t in run.trials() if t["status"] == "ok")
+    assert run.generations()[-1]["failures"] == len(failed)
+    assert json.loads((tmp_path / "r" / "front.json").read_text())["failures"] == len(failed)
+
+
+def test_real_training_same_seed_same_trials(tmp_path, planted_split):
+    space = Space(lr=LogReal(1e-3, 1e-1), div_weight=Real(0.0, 1.0))
+    kw = dict(fixed={"epochs": 2, "batch_size": 256, "dim": 8, "patience": 0}, pop_size=4,
+              generations=2, seed=5, progress=False)
+    a = mr.search.search(planted_split, space, ["ndcg@10", "ild@10"], out=tmp_path / "a", **kw)
+    b = mr.search.search(planted_split, space, ["ndcg@10", "ild@10"], out=tmp_path / "b", **kw)
+    assert _trial_lines(a) == _trial_lines(b)
+    assert [m["test"] for m in a.pareto_front()] == [m["test"] for m in b.pareto_front()]
