@@ -21,8 +21,12 @@ def main() -> None:
     p.add_argument("--out", default="runs/nsga2_bpr_ml100k")
     p.add_argument("--pop-size", type=int, default=None, help="override search.pop_size")
     p.add_argument("--generations", type=int, default=None, help="override search.generations")
-    p.add_argument("--max-epochs", type=int, default=None,
-                   help="search epochs in [1, MAX_EPOCHS] instead of the config's range")
+    p.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="search epochs in [1, MAX_EPOCHS] instead of the config's range",
+    )
     p.add_argument(
         "--synthetic",
         action="store_true",

@@ -10,6 +10,16 @@ from moorec.errors import MoorecError
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # moorec.plots imports matplotlib; load it on first use rather than with the package.
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module("moorec.plots")
+    raise AttributeError(f"module 'moorec' has no attribute {name!r}")
+
+
 __all__ = [
     "MoorecError",
     "__version__",
@@ -20,6 +30,7 @@ __all__ = [
     "fit",
     "models",
     "objectives",
+    "plots",
     "recommend",
     "results",
     "search",

@@ -3,6 +3,8 @@
 moorec train --dataset ml-100k --model bpr --out runs/bpr
 moorec datasets
 moorec demo
+moorec plot runs/bpr --kind front --x ndcg@10 --y ild@10
+moorec report runs/nsga2-seed0 runs/random-seed0 --out report
 """
 
 from __future__ import annotations
@@ -152,6 +154,60 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn(caught) -> None:
+    """Print an incomplete-run warning as one plain line; show any other warning as usual."""
+    import warnings
+
+    from moorec.plots import RunIncompleteWarning
+
+    for w in caught:
+        if issubclass(w.category, RunIncompleteWarning):
+            print(f"moorec: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    import warnings
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from moorec.plots.report import draw
+    from moorec.plots.style import save
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        fig = draw(
+            args.kind, args.run_dir, x=args.x, y=args.y, split=args.split, usetex=args.usetex
+        )
+    _warn(caught)
+    out = args.out or Path(args.run_dir[0]) / "figures" / args.kind
+    try:
+        paths = save(fig, out)
+    finally:
+        plt.close(fig)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import warnings
+
+    from moorec.plots.report import report
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        written = report(args.run_dir, args.out, x=args.x, y=args.y, usetex=args.usetex)
+    _warn(caught)
+    for path in written["files"]:
+        print(f"wrote {path}")
+    for stem, why in written["skipped"].items():
+        print(f"not drawn: {stem} ({why})")
+    return 0
+
+
 def _add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
     from moorec.models.registry import available as models
 
@@ -206,6 +262,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no per-generation progress")
     p.set_defaults(func=cmd_search)
+    p = sub.add_parser("plot", help="draw one figure from one or more run folders")
+    p.add_argument(
+        "run_dir", nargs="+", metavar="RUN_DIR", help="run folder(s) written by `moorec search`"
+    )
+    p.add_argument(
+        "--kind",
+        default="front",
+        choices=("front", "front3d", "scatter", "pcp", "hv", "attainment"),
+        help="front: 2-D Pareto front (several runs: overlaid); front3d: 3-D front; scatter: "
+        "scatter matrix; pcp: parallel coordinates; hv: hypervolume; attainment: attainment "
+        "surfaces of runs repeated over seeds (default: front)",
+    )
+    p.add_argument(
+        "--x",
+        default=None,
+        metavar="KEY",
+        help="objective on the x axis (default: the first); for --kind hv: generation or time",
+    )
+    p.add_argument(
+        "--y", default=None, metavar="KEY", help="objective on the y axis (default: the second)"
+    )
+    p.add_argument("--split", default="valid", choices=("valid", "test"), help="objective values")
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="PATH",
+        help="path without suffix; writes PATH.pdf and PATH.png (default: RUN_DIR/figures/KIND)",
+    )
+    p.add_argument("--usetex", action="store_true", help="render text with LaTeX")
+    p.set_defaults(func=cmd_plot)
+    p = sub.add_parser(
+        "report", help="every figure, the Pareto tables and a summary of one or more runs"
+    )
+    p.add_argument(
+        "run_dir", nargs="+", metavar="RUN_DIR", help="run folder(s) written by `moorec search`"
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write the report into")
+    p.add_argument(
+        "--x", default=None, metavar="KEY", help="objective on the x axis (default: the first)"
+    )
+    p.add_argument(
+        "--y", default=None, metavar="KEY", help="objective on the y axis (default: the second)"
+    )
+    p.add_argument("--usetex", action="store_true", help="render text with LaTeX")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("datasets", help="list known data sets and where each was found")
     p.set_defaults(func=cmd_datasets)
     return parser

@@ -23,6 +23,7 @@ ARGS = {
         "--out",
         "run",
     ],
+    "paper_figures.py": ["--synthetic", "--out", "figs", "--runs-dir", "runs"],
 }
 
 

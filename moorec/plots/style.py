@@ -11,13 +11,14 @@ Example:
     >>> fig, ax = style.figure("single")
     >>> _ = ax.plot([0, 1], [0, 1])
     >>> _ = ax.set_xlabel(style.label("ndcg@10", "max"))
-    >>> [round(v, 2) for v in fig.get_size_inches()]
+    >>> [round(float(v), 2) for v in fig.get_size_inches()]
     [3.5, 2.16]
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "save",
     "short_label",
     "style_of",
+    "text",
 ]
 
 #: Okabe and Ito's colour-blind-safe palette (Okabe & Ito 2008, "Color Universal Design"), in
@@ -83,8 +85,41 @@ _NAMES = {
 }
 _UNITS = {"latency_ms": "ms", "latency_p95_ms": "ms", "novelty": "bits"}
 _ARROWS = {"max": "↑", "min": "↓"}
-_TEX_ARROWS = {"max": r"$\uparrow$", "min": r"$\downarrow$"}
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#"}
+# Arrows as math symbols (for TeX, and for mathtext where a label must be set in it).
+_MATH_ARROWS = {
+    "↑": r"\uparrow",
+    "↓": r"\downarrow",
+    "↗": r"\nearrow",
+    "↖": r"\nwarrow",
+    "↘": r"\searrow",
+    "↙": r"\swarrow",
+}
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "_": r"\_",
+    "%": r"\%",
+    "&": r"\&",
+    "#": r"\#",
+    "$": r"\$",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"$<$",
+    ">": r"$>$",
+    "|": r"$|$",
+}
+# cmr10 (TeX's OT1 encoding) has other glyphs at these ASCII positions: "_" prints as a dot
+# accent, "<" as an inverted exclamation mark. Mathtext in the "cm" set draws them correctly.
+_CMR10_MATHTEXT = {
+    "_": r"\_",
+    "<": "<",
+    ">": ">",
+    "{": r"\{",
+    "}": r"\}",
+    "|": "|",
+    "\\": r"\backslash",
+}
 
 
 def paper_style(usetex: bool = False) -> dict[str, Any]:
@@ -272,35 +307,33 @@ def save(
         base = base.with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
     paths = []
-    with style_of(fig):
-        for fmt in formats:
-            path = base.with_name(f"{base.name}.{fmt}")
-            metadata = {"CreationDate": None} if fmt == "pdf" else None  # reproducible PDFs
-            fig.savefig(
-                path,
-                format=fmt,
-                dpi=dpi,
-                bbox_inches="tight",
-                pad_inches=0.02,
-                metadata=metadata,
-            )
-            paths.append(path)
+    # fontTools warns about the 1970 timestamps of matplotlib's bundled TeX fonts when it
+    # subsets them into a PDF; the warning says nothing about the figure.
+    fonttools = logging.getLogger("fontTools")
+    level = fonttools.level
+    fonttools.setLevel(max(level, logging.ERROR))
+    try:
+        with style_of(fig):
+            for fmt in formats:
+                path = base.with_name(f"{base.name}.{fmt}")
+                metadata = {"CreationDate": None} if fmt == "pdf" else None  # reproducible
+                fig.savefig(
+                    path,
+                    format=fmt,
+                    dpi=dpi,
+                    bbox_inches="tight",
+                    pad_inches=0.02,
+                    metadata=metadata,
+                )
+                paths.append(path)
+    finally:
+        fonttools.setLevel(level)
     return paths
 
 
 def _split_key(key: str) -> tuple[str, str]:
     name, at, k = key.strip().partition("@")
     return name.strip().lower(), k.strip() if at else ""
-
-
-def _tex_escape(text: str) -> str:
-    return "".join(_TEX_SPECIAL.get(c, c) for c in text)
-
-
-def _usetex() -> bool:
-    import matplotlib as mpl
-
-    return bool(mpl.rcParams["text.usetex"])
 
 
 def _name(key: str) -> str:
@@ -337,17 +370,16 @@ def label(key: str, direction: str) -> str:
         ('ILD@10 (↑ better)', 'latency (ms, ↓ better)')
     """
     check_choice("direction", direction, _ARROWS)
-    tex = _usetex()
-    arrow = (_TEX_ARROWS if tex else _ARROWS)[direction]
+    arrow = _ARROWS[direction]
     name = _name(key)
     unit = _UNITS.get(_split_key(key)[0])
     if name.endswith(")"):  # "ILD@10 (cosine)" -> "ILD@10 (cosine, ↑ better)"
-        text = f"{name[:-1]}, {arrow} better)"
+        out = f"{name[:-1]}, {arrow} better)"
     elif unit:
-        text = f"{name} ({unit}, {arrow} better)"
+        out = f"{name} ({unit}, {arrow} better)"
     else:
-        text = f"{name} ({arrow} better)"
-    return _tex_escape(text) if tex else text
+        out = f"{name} ({arrow} better)"
+    return text(out)
 
 
 def short_label(key: str, direction: str | None = None) -> str:
@@ -362,17 +394,60 @@ def short_label(key: str, direction: str | None = None) -> str:
     """
     if direction is not None and direction not in _ARROWS:
         raise UnknownNameError("direction", direction, _ARROWS)
-    tex = _usetex()
     name = _name(key)
     unit = _UNITS.get(_split_key(key)[0])
-    text = f"{name} ({unit})" if unit else name
-    text = _tex_escape(text) if tex else text
+    out = f"{name} ({unit})" if unit else name
     if direction is not None:
-        text = f"{text} {(_TEX_ARROWS if tex else _ARROWS)[direction]}"
-    return text
+        out = f"{out} {_ARROWS[direction]}"
+    return text(out)
+
+
+def text(s: str) -> str:
+    r"""Make a string print as written in the current style.
+
+    Under ``text.usetex`` LaTeX's special characters are escaped and arrows become math. With
+    the default ``cmr10`` font, the characters it draws as other glyphs (``_ < > { } | \``)
+    are set in mathtext, which draws them correctly; strings that already hold mathtext
+    (``$...$``) are left alone. Every label moorec draws passes through here; use it for
+    labels of your own in the paper style too.
+
+    Args:
+        s: the text as it should read.
+
+    Returns:
+        The string to give matplotlib.
+
+    Example:
+        >>> import matplotlib as mpl
+        >>> with mpl.rc_context(paper_style()):
+        ...     text("div_weight")
+        'div$\\_$weight'
+    """
+    import matplotlib as mpl
+
+    s = str(s)
+    if mpl.rcParams["text.usetex"]:
+        return "".join(
+            f"${_MATH_ARROWS[c]}$" if c in _MATH_ARROWS else _TEX_ESCAPES.get(c, c) for c in s
+        )
+    family = list(mpl.rcParams["font.family"])
+    first = family[0] if family else ""
+    if first == "serif":
+        first = (list(mpl.rcParams["font.serif"]) or [""])[0]
+    if first != "cmr10" or "$" in s or not any(c in _CMR10_MATHTEXT for c in s):
+        return s
+    if any(ord(c) > 127 and c not in _MATH_ARROWS for c in s):
+        return s  # mathtext has no fallback font for these; keep them, at the cost of "_"
+    return "".join(
+        f"${_CMR10_MATHTEXT[c]}$"
+        if c in _CMR10_MATHTEXT
+        else f"${_MATH_ARROWS[c]}$"
+        if c in _MATH_ARROWS
+        else c
+        for c in s
+    )
 
 
 def golden_height(width: str | float, rows: float = 1.0) -> float:
     """Height in inches of ``rows`` golden-ratio panels of the given width."""
     return _width_inches(width) / _GOLDEN * rows
-

@@ -144,23 +144,38 @@ def igd_plus(
 def knee_index(
     values: np.ndarray,
     objectives: Sequence[Objective],
-    bounds: Mapping[str, Sequence[float]],
     method: str = "asf",
     weights: Sequence[float] | None = None,
 ) -> int:
     """Row of ``values`` (a front, natural) chosen as the preferred / knee point.
 
+    The front is normalised to its own range (0 = best member, 1 = worst member per objective).
     ``asf``: the smallest achievement scalarising function (pymoo's ``ASF``) of the normalised
-    objectives with the given weights (equal by default). ``pseudo-weights``: pymoo's
+    objectives, each scaled by its importance weight. ``pseudo-weights``: pymoo's
     ``PseudoWeights`` (Deb 2001), the point whose pseudo-weight vector is closest to ``weights``.
+
+    Args:
+        values: ``[n, m]`` natural objective values of the front.
+        objectives: the ``m`` objectives.
+        method: ``"asf"`` or ``"pseudo-weights"``.
+        weights: ``[m]`` importance of each objective, larger = more important (equal by
+            default).
+
+    Returns:
+        The chosen row.
     """
     if method not in KNEE_METHODS:
         raise UnknownNameError("knee method", method, KNEE_METHODS)
-    f = normalize(values, objectives, bounds)
+    # Normalise by the front's own ideal and nadir (as pymoo's decision making does), not by
+    # the hypervolume bounds: an objective far from its theoretical ideal must not dominate.
+    f = to_minimization(np.asarray(values, dtype=np.float64), objectives)
+    lo, hi = f.min(axis=0), f.max(axis=0)
+    f = (f - lo) / np.where(hi > lo, hi - lo, 1.0)
     m = len(objectives)
     w = np.full(m, 1.0 / m) if weights is None else np.asarray(weights, dtype=float)
     if method == "asf":
-        return int(np.argmin(ASF().do(f, np.maximum(w, 1e-12))))
+        # pymoo's ASF divides by its weights; importance weights enter as their inverse.
+        return int(np.argmin(ASF().do(f, 1.0 / np.maximum(w, 1e-12))))
     if len(f) == 1:
         return 0
     return int(PseudoWeights(w).do(f))

@@ -338,9 +338,7 @@ def search(
         if m.get("test") is None:
             m["test"] = run_trial.test(m["config"])
             store.append_test(m["trial"], m["test"])
-    knee_pos = (
-        knee_index(values[front_idx], objs, bounds, knee, knee_weights) if len(members) else None
-    )
+    knee_pos = knee_index(values[front_idx], objs, knee, knee_weights) if len(members) else None
     front = {
         "objectives": manifest["objectives"],
         "constraints": manifest["constraints"],

@@ -76,9 +76,7 @@ def run2(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run3(tmp_path_factory):
     # The first objective is minimised: the table is sorted by latency, lowest first.
-    return _search(
-        tmp_path_factory.mktemp("tables") / "three", ["latency_ms", "ndcg@10", "ild@10"]
-    )
+    return _search(tmp_path_factory.mktemp("tables") / "three", ["latency_ms", "ndcg@10", "ild@10"])
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +107,9 @@ def parse_booktabs(tex):
     columns = spec.replace("|", "")
     assert tex.count(r"\begin{tabular}") == 1 and tex.count(r"\end{tabular}") == 1
     lines = [line.strip() for line in body.strip().splitlines() if line.strip()]
-    rules = [i for i, line in enumerate(lines) if line in (r"\toprule", r"\midrule", r"\bottomrule")]
+    rules = [
+        i for i, line in enumerate(lines) if line in (r"\toprule", r"\midrule", r"\bottomrule")
+    ]
     assert [lines[i] for i in rules] == [r"\toprule", r"\midrule", r"\bottomrule"]
     assert sum(body.count(r) for r in (r"\toprule", r"\midrule", r"\bottomrule")) == 3
     assert rules[0] == 0 and rules[2] == len(lines) - 1, "rows outside the rules"
@@ -261,7 +261,7 @@ def test_markdown_of_an_interrupted_run(interrupted):
 
 
 def test_bad_arguments_are_clear_errors(run2):
-    with pytest.raises(UnknownNameError, match="unknown split 'train'.*test, valid"):
+    with pytest.raises(UnknownNameError, match=r"unknown split 'train'.*test, valid"):
         pareto_markdown(run2, split="train")
     with pytest.raises(UnknownNameError, match="unknown split 'tset'"):
         pareto_latex(run2, split=("valid", "tset"))

@@ -268,9 +268,17 @@ def nan_model():
 def test_real_nan_trials_recorded_and_search_goes_on(tmp_path, planted_split, nan_model):
     space = Space(l2=Real(0.0, 1.0), lr=LogReal(1e-3, 1e-1))
     run = mr.search.search(
-        planted_split, space, ["ndcg@10", "coverage@10"], out=tmp_path / "r", model=nan_model,
-        fixed={"epochs": 2, "batch_size": 256, "dim": 4, "patience": 0}, pop_size=6,
-        generations=2, seed=1, progress=False)
+        planted_split,
+        space,
+        ["ndcg@10", "coverage@10"],
+        out=tmp_path / "r",
+        model=nan_model,
+        fixed={"epochs": 2, "batch_size": 256, "dim": 4, "patience": 0},
+        pop_size=6,
+        generations=2,
+        seed=1,
+        progress=False,
+    )
     failed = run.failed()
     assert failed and len(failed) < len(run.trials())
     for t in failed:
@@ -283,8 +291,13 @@ def test_real_nan_trials_recorded_and_search_goes_on(tmp_path, planted_split, na
 
 def test_real_training_same_seed_same_trials(tmp_path, planted_split):
     space = Space(lr=LogReal(1e-3, 1e-1), div_weight=Real(0.0, 1.0))
-    kw = dict(fixed={"epochs": 2, "batch_size": 256, "dim": 8, "patience": 0}, pop_size=4,
-              generations=2, seed=5, progress=False)
+    kw = dict(
+        fixed={"epochs": 2, "batch_size": 256, "dim": 8, "patience": 0},
+        pop_size=4,
+        generations=2,
+        seed=5,
+        progress=False,
+    )
     a = mr.search.search(planted_split, space, ["ndcg@10", "ild@10"], out=tmp_path / "a", **kw)
     b = mr.search.search(planted_split, space, ["ndcg@10", "ild@10"], out=tmp_path / "b", **kw)
     assert _trial_lines(a) == _trial_lines(b)

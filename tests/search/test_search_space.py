@@ -146,3 +146,17 @@ def test_algorithm_choices():
         ConfigError, match=r"moead searches real variables only; \['epochs', 'dim'\]"
     ):
         make_algorithm("moead", 8, 2, _space())
+
+
+def test_knee_by_asf_on_the_fronts_own_range():
+    from moorec.search import knee_index
+
+    objs = parse_all(["ndcg@10", "ild@10"])
+    front = np.array([[0.2, 0.8], [0.15, 0.9], [0.05, 0.95]])
+    # normalised to the front's range: (0, 1), (1/3, 1/3), (1, 0); ASF = max -> the middle
+    assert knee_index(front, objs) == 1
+    # a weight on NDCG moves the choice to the accurate end
+    assert knee_index(front, objs, weights=[10.0, 1.0]) == 0
+    assert knee_index(front, objs, "pseudo-weights", weights=[0.5, 0.5]) in (0, 1, 2)
+    with pytest.raises(UnknownNameError, match=r"unknown knee method 'elbow'"):
+        knee_index(front, objs, "elbow")
