@@ -54,7 +54,9 @@ def fit(
     model_kw = {k: v for k, v in kwargs.items() if k not in fields}
     config = dataclasses.replace(config or TrainConfig(), **train_kw)
     if isinstance(model, str):
-        model = create(model, split.n_users, split.n_items, seed=config.seed, **model_kw)
+        model = create(
+            model, split.n_users, split.n_items, seed=config.seed, train=split.train, **model_kw
+        )
     elif model_kw:
         raise TypeError(f"model settings {sorted(model_kw)} given with an already built model")
     validate = None
@@ -90,4 +92,4 @@ def recommend(
         ``(items, scores)``: ``[B, k]`` int32 item indices and float32 scores, best first.
     """
     known = None if exclude is None else csr_by_user(exclude)
-    return _recommend(model, users, k, known_csr=known)
+    return _recommend(model, users, k, known_csr=known, known=exclude)

@@ -1,7 +1,13 @@
 """Data: the Interactions container, loaders, cleaning, registry and synthetic data."""
 
 from moorec.data.clean import drop_duplicates, implicit, k_core
-from moorec.data.interactions import Interactions, ItemFeatures, align_item_features, csr_by_user
+from moorec.data.interactions import (
+    Interactions,
+    ItemFeatures,
+    align_item_features,
+    csr_by_user,
+    history_matrix,
+)
 from moorec.data.loaders import (
     MOVIELENS_GENRES,
     load_atomic,
@@ -35,6 +41,7 @@ __all__ = [
     "csr_by_user",
     "dataset_info",
     "drop_duplicates",
+    "history_matrix",
     "implicit",
     "k_core",
     "load",

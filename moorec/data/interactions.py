@@ -347,3 +347,29 @@ def padded_rows(
 def pad_width(longest: int) -> int:
     """Padded width for rows of up to ``longest`` entries: a power of two, at least 8."""
     return max(8, 1 << (max(int(longest), 1) - 1).bit_length())
+
+
+def history_matrix(inter: Interactions, users: np.ndarray, length: int) -> np.ndarray:
+    """Each user's last ``length`` items in time order, left-padded with ``-1``.
+
+    Args:
+        inter: interactions (ordered by ``timestamps`` when present, else by row order).
+        users: ``[U]`` users.
+        length: columns.
+
+    Returns:
+        ``[U, length]`` int32, most recent item last.
+    """
+    key = inter.timestamps if inter.timestamps is not None else np.arange(len(inter))
+    order = np.lexsort((np.arange(len(inter)), key, inter.users))
+    i_sorted = inter.items[order]
+    counts = np.bincount(inter.users, minlength=inter.n_users)
+    ends = np.cumsum(counts)
+    users = np.asarray(users, dtype=np.int64)
+    out = np.full((len(users), length), -1, dtype=np.int32)
+    take = np.minimum(counts[users], length)
+    rows = np.repeat(np.arange(len(users)), take)
+    offsets = np.arange(int(take.sum())) - np.repeat(np.cumsum(take) - take, take)
+    src = np.repeat(ends[users] - take, take) + offsets
+    out[rows, length - np.repeat(take, take) + offsets] = i_sorted[src]
+    return out

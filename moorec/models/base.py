@@ -35,21 +35,26 @@ class Recommender(nnx.Module):
             and for list-level regularisers ``div_items`` ``[M]`` int32 items sampled
             uniformly, ``div_cat`` ``[M, C]`` their 0/1 categories and ``div_users`` (static
             int: how many of the batch's first users to apply them to).
+        uses_history: whether :meth:`score` reads ``history`` (sequential models; such a model
+            also has an int attribute ``max_len``, the history length it reads).
         hparam_names: names of the per-candidate array hyperparameters :meth:`loss` reads.
         hparam_defaults: their values when a training config does not set them.
     """
 
     sampler: ClassVar[str] = "pairs"
+    uses_history: ClassVar[bool] = False
     hparam_names: ClassVar[tuple[str, ...]] = ()
     hparam_defaults: ClassVar[dict[str, float]] = {}
     n_users: int
     n_items: int
 
-    def score(self, users: jax.Array) -> jax.Array:
+    def score(self, users: jax.Array, history: jax.Array | None = None) -> jax.Array:
         """Score users against every item.
 
         Args:
             users: ``[B]`` int32 user indices.
+            history: ``[B, L]`` int32 each user's most recent known items, oldest first, ``-1``
+                padding on the left; given only to models with ``uses_history``.
 
         Returns:
             ``[B, n_items]`` float32 scores, higher is better.

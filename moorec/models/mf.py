@@ -144,8 +144,8 @@ class BPRMF(Recommender):
         self.user_emb = nnx.Param(init(rngs.params(), (self.n_users, self.dim), jnp.float32))
         self.item_emb = nnx.Param(init(rngs.params(), (self.n_items, self.dim), jnp.float32))
 
-    def score(self, users: jax.Array) -> jax.Array:
-        """``[B]`` user indices -> ``[B, n_items]`` inner-product scores."""
+    def score(self, users: jax.Array, history: jax.Array | None = None) -> jax.Array:
+        """``[B]`` user indices -> ``[B, n_items]`` inner-product scores (history unused)."""
         return self.user_emb[...][users] @ self.item_emb[...].T
 
     def loss(self, batch: Mapping[str, jax.Array], hparams: Mapping[str, jax.Array]) -> jax.Array:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from flax import nnx
 
-from moorec.errors import UnknownNameError
+from moorec.errors import ConfigError, UnknownNameError
 from moorec.models.base import Recommender
 from moorec.models.mf import BPRMF
 
@@ -25,19 +26,35 @@ def available() -> list[str]:
     return sorted(_MODELS)
 
 
-def create(name: str, n_users: int, n_items: int, *, seed: int = 0, **kwargs) -> Recommender:
+def needs_train(factory: Callable[..., Recommender]) -> bool:
+    """Whether ``factory`` takes the training interactions (keyword ``train``)."""
+    init = factory.__init__ if inspect.isclass(factory) else factory
+    return "train" in inspect.signature(init).parameters
+
+
+def create(
+    name: str, n_users: int, n_items: int, *, seed: int = 0, train=None, **kwargs
+) -> Recommender:
     """Build model ``name`` for the given index spaces.
 
     Args:
         name: registered model name (see :func:`available`).
         n_users: number of users.
         n_items: number of items.
-        seed: seed of the parameter initialisation.
+        seed: seed of the parameter initialisation (and of dropout streams).
+        train: the training :class:`~moorec.data.Interactions`, passed to models that need it
+            (graph models, content models); ignored by the others.
         **kwargs: model settings (e.g. ``dim``).
 
     Raises:
         UnknownNameError: for an unregistered name.
+        ConfigError: when the model needs ``train`` and none is given.
     """
     if name not in _MODELS:
         raise UnknownNameError("model", name, _MODELS)
-    return _MODELS[name](n_users, n_items, **kwargs, rngs=nnx.Rngs(params=seed))
+    factory = _MODELS[name]
+    if needs_train(factory):
+        if train is None:
+            raise ConfigError(f"model {name!r} is built from the training data: pass train=")
+        kwargs["train"] = train
+    return factory(n_users, n_items, **kwargs, rngs=nnx.Rngs(params=seed, dropout=seed))

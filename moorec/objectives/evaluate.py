@@ -18,7 +18,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from moorec.data.interactions import Interactions, csr_by_user, pad_width, padded_rows
+from moorec.data.interactions import (
+    Interactions,
+    csr_by_user,
+    history_matrix,
+    pad_width,
+    padded_rows,
+)
 from moorec.errors import ConfigError, DataError, UnknownNameError
 from moorec.models.base import Recommender, count_params
 from moorec.objectives.base import Latency, Objective, RankingContext, parse_all
@@ -41,6 +47,8 @@ def rank_chunk(
     users: jax.Array,
     exclude: jax.Array,
     relevant: jax.Array,
+    history: jax.Array | None = None,
+    allowed: jax.Array | None = None,
     *,
     k: int,
 ) -> tuple[jax.Array, jax.Array]:
@@ -52,15 +60,19 @@ def rank_chunk(
         users: ``[C]`` int32 users.
         exclude: ``[C, W]`` int32 known items to rank last, padded with ``n_items``.
         relevant: ``[C, R]`` int32 held-out items, padded with ``-1``.
+        history: ``[C, L]`` int32 recent known items (sequential models), or ``None``.
+        allowed: ``[n_items]`` bool candidate items (others are never ranked), or ``None``.
         k: list length.
 
     Returns:
         ``(topk, hits)``: ``[C, k]`` int32 items best first, ``[C, k]`` bool.
     """
     model = nnx.merge(graphdef, state)
-    scores = model.score(users)
+    scores = model.score(users) if history is None else model.score(users, history)
     rows = jnp.arange(users.shape[0])[:, None]
     scores = scores.at[rows, exclude].set(-jnp.inf, mode="drop")
+    if allowed is not None:
+        scores = jnp.where(allowed[None, :], scores, -jnp.inf)
     _, topk = jax.lax.top_k(scores, k)
     hits = jnp.any(topk[:, :, None] == relevant[:, None, :], axis=-1)
     return topk.astype(jnp.int32), hits
@@ -90,6 +102,9 @@ class Evaluator:
         latency_batch: users per ``recommend`` call when timing latency, unless a
             :class:`~moorec.objectives.Latency` objective sets its own ``batch``.
         latency_repeats: timed calls (after warm-up) for the latency median and p95.
+        candidates: ``[m]`` item indices that may be ranked (e.g. the cold items of a
+            cold-start split); all items by default.
+        latency_repeats: timed calls (after warm-up) for the latency median and p95.
 
     Raises:
         UnknownNameError: for a part other than ``valid`` / ``test`` or an unknown objective.
@@ -105,6 +120,7 @@ class Evaluator:
         memory_mb: float = 256.0,
         latency_batch: int = 256,
         latency_repeats: int = 30,
+        candidates: np.ndarray | None = None,
     ):
         if part not in PARTS:
             raise UnknownNameError("split part", part, PARTS)
@@ -135,8 +151,20 @@ class Evaluator:
         latency = [o for o in self.objectives if isinstance(o, Latency)]
         self.latency_batch = latency[0].batch if latency else latency_batch
         self.latency_repeats = latency_repeats
+        self._known = known
         self._known_csr = csr_by_user(known)
         self._chunks = self._prepare(csr_by_user(target), self._known_csr)
+        self._histories: dict[int, list[jax.Array]] = {}
+        self.allowed = None
+        if candidates is not None:
+            cand = np.asarray(candidates, dtype=np.int64)
+            if cand.size == 0 or cand.min() < 0 or cand.max() >= self.n_items:
+                raise ConfigError(
+                    f"candidates must be a non-empty list of item indices in [0, {self.n_items})"
+                )
+            allowed = np.zeros(self.n_items, dtype=bool)
+            allowed[cand] = True
+            self.allowed = jnp.asarray(allowed)
 
     def _prepare(self, target_csr, known_csr) -> list[_Chunk]:
         t_ptr, t_idx = target_csr
@@ -163,6 +191,15 @@ class Evaluator:
             )
         return chunks
 
+    def _history(self, length: int) -> list[jax.Array]:
+        """Per chunk, ``[C, length]`` recent known items of its users (built once per length)."""
+        if length not in self._histories:
+            self._histories[length] = [
+                jnp.asarray(history_matrix(self._known, np.asarray(ch.users), length))
+                for ch in self._chunks
+            ]
+        return self._histories[length]
+
     def rank(self, model: Recommender) -> tuple[np.ndarray, np.ndarray]:
         """Top-``K`` lists and hits of every evaluated user.
 
@@ -170,9 +207,14 @@ class Evaluator:
             ``(topk, hits)``: ``[U, K]`` int32 and ``[U, K]`` bool, rows in ``self.users`` order.
         """
         graphdef, state = nnx.split(model)
+        histories = (
+            self._history(int(model.max_len)) if model.uses_history else [None] * len(self._chunks)
+        )
         tops, hits = [], []
-        for ch in self._chunks:
-            t, h = rank_chunk(graphdef, state, ch.users, ch.exclude, ch.relevant, k=self.k)
+        for ch, hist in zip(self._chunks, histories, strict=True):
+            t, h = rank_chunk(
+                graphdef, state, ch.users, ch.exclude, ch.relevant, hist, self.allowed, k=self.k
+            )
             tops.append(t[: ch.n_real])
             hits.append(h[: ch.n_real])
         if len(tops) == 1:
@@ -190,6 +232,7 @@ class Evaluator:
             lat = measure_latency(
                 model,
                 self._known_csr,
+                known=self._known,
                 batch=self.latency_batch,
                 k=self.k,
                 repeats=self.latency_repeats,

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from moorec.data.interactions import padded_rows
-from moorec.errors import check_positive_int
+from moorec.data.interactions import Interactions, history_matrix, padded_rows
+from moorec.errors import ConfigError, check_positive_int
 from moorec.models.base import Recommender
 
 __all__ = ["measure_latency", "recommend", "recommend_jit"]
@@ -19,7 +19,13 @@ __all__ = ["measure_latency", "recommend", "recommend_jit"]
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "k"))
 def recommend_jit(
-    graphdef: nnx.GraphDef, state: nnx.State, users: jax.Array, exclude: jax.Array, *, k: int
+    graphdef: nnx.GraphDef,
+    state: nnx.State,
+    users: jax.Array,
+    exclude: jax.Array,
+    history: jax.Array | None = None,
+    *,
+    k: int,
 ) -> tuple[jax.Array, jax.Array]:
     """Top-``k`` items for a batch of users, known items excluded.
 
@@ -28,13 +34,14 @@ def recommend_jit(
         state: the model's state.
         users: ``[B]`` int32 users.
         exclude: ``[B, W]`` int32 items not to recommend, padded with ``n_items``.
+        history: ``[B, L]`` int32 recent items of each user (sequential models), or ``None``.
         k: list length.
 
     Returns:
         ``(items, scores)``: ``[B, k]`` int32 and ``[B, k]`` float32, best first.
     """
     model = nnx.merge(graphdef, state)
-    scores = model.score(users)
+    scores = model.score(users) if history is None else model.score(users, history)
     scores = scores.at[jnp.arange(users.shape[0])[:, None], exclude].set(-jnp.inf, mode="drop")
     top_scores, top_items = jax.lax.top_k(scores, k)
     return top_items.astype(jnp.int32), top_scores
@@ -46,6 +53,7 @@ def recommend(
     k: int = 10,
     *,
     known_csr: tuple[np.ndarray, np.ndarray] | None = None,
+    known: Interactions | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Recommend ``k`` items to each user.
 
@@ -55,6 +63,8 @@ def recommend(
         k: list length (``> 0``).
         known_csr: ``(indptr, indices)`` of items each user already has (e.g.
             ``moorec.data.csr_by_user(split.train)``); those are never recommended.
+        known: the known interactions themselves; sequential models read each user's recent
+            items from them (required for those models).
 
     Returns:
         ``(items, scores)``: ``[B, k]`` int32 item indices and float32 scores, best first.
@@ -65,15 +75,30 @@ def recommend(
         exclude = np.full((len(users), 8), model.n_items, dtype=np.int32)
     else:
         exclude = padded_rows(*known_csr, users, model.n_items)
+    history = _history(model, known, users)
     graphdef, state = nnx.split(model)
-    items, scores = recommend_jit(graphdef, state, jnp.asarray(users), jnp.asarray(exclude), k=k)
+    items, scores = recommend_jit(
+        graphdef, state, jnp.asarray(users), jnp.asarray(exclude), history, k=k
+    )
     return np.asarray(items), np.asarray(scores)
+
+
+def _history(model: Recommender, known: Interactions | None, users: np.ndarray):
+    if not model.uses_history:
+        return None
+    if known is None:
+        raise ConfigError(
+            f"{type(model).__name__} ranks from each user's recent items: pass the known "
+            "interactions (e.g. exclude=split.train)"
+        )
+    return jnp.asarray(history_matrix(known, users, int(model.max_len)))
 
 
 def measure_latency(
     model: Recommender,
     known_csr: tuple[np.ndarray, np.ndarray] | None = None,
     *,
+    known: Interactions | None = None,
     batch: int = 256,
     k: int = 10,
     repeats: int = 30,
@@ -83,7 +108,8 @@ def measure_latency(
     """Time ``recommend`` on a batch of users after warm-up.
 
     The batch is ``batch`` users drawn with a seeded generator (with replacement when the data
-    has fewer users). Compilation happens in the warm-up calls and is reported apart.
+    has fewer users). Compilation happens in the warm-up calls and is reported apart. The
+    timed program is the model's own ``recommend`` alone (scores, exclusion, top-k).
 
     Returns:
         ``{"median_ms", "p95_ms", "compile_ms", "batch", "k"}``.
@@ -98,17 +124,18 @@ def measure_latency(
         if known_csr is None
         else padded_rows(*known_csr, users, model.n_items)
     )
+    history = _history(model, known, users)
     graphdef, state = nnx.split(model)
     u, ex = jnp.asarray(users), jnp.asarray(exclude)
     t0 = time.perf_counter()
-    jax.block_until_ready(recommend_jit(graphdef, state, u, ex, k=k))
+    jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, k=k))
     compile_ms = (time.perf_counter() - t0) * 1e3
     for _ in range(max(0, warmup - 1)):
-        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, k=k))
+        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, k=k))
     times = np.empty(repeats)
     for r in range(repeats):
         t0 = time.perf_counter()
-        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, k=k))
+        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, k=k))
         times[r] = (time.perf_counter() - t0) * 1e3
     return {
         "median_ms": float(np.median(times)),

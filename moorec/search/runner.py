@@ -57,7 +57,7 @@ def searchable_names(model: str) -> list[str]:
     params = [
         name
         for name, p in inspect.signature(init).parameters.items()
-        if name not in ("n_users", "n_items", "rngs", "self")
+        if name not in ("n_users", "n_items", "rngs", "self", "train")
         and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     return sorted(set(_TRAIN_FIELDS) | set(getattr(factory, "hparam_names", ())) | set(params))
@@ -91,7 +91,14 @@ class _Trainer:
                 ev.objectives[0].direction == "max",
             )
         validate, maximize = self._stop[cfg.valid_metric]
-        m = create(self.model, self.split.n_users, self.split.n_items, seed=self.seed, **model_kw)
+        m = create(
+            self.model,
+            self.split.n_users,
+            self.split.n_items,
+            seed=self.seed,
+            train=self.split.train,
+            **model_kw,
+        )
         return fit(m, self.split.train, cfg, validate=validate, maximize=maximize)
 
     def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,15 +23,11 @@ from flax import nnx
 
 from moorec.errors import ConfigError, TrainingError, UnknownNameError, check_positive_int
 from moorec.models.base import Recommender
-from moorec.train.sampling import PairData, epoch_order, sample_negatives
+from moorec.train.sampling import SAMPLERS, PairSampler, epoch_order
 
 __all__ = ["FitResult", "TrainConfig", "fit", "optimizer", "train_epoch"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
-#: Items sampled per step for list-level regularisers (``div_items``) and the number of the
-#: batch's first users they are scored for.
-DIV_ITEMS = 256
-DIV_USERS = 256
 
 
 @functools.cache
@@ -161,36 +157,40 @@ class FitResult:
 
 
 @functools.partial(
-    jax.jit, static_argnames=("graphdef", "tx", "neg_rounds"), donate_argnames=("opt_state",)
+    jax.jit,
+    static_argnames=("graphdef", "tx", "sampler", "neg_rounds"),
+    donate_argnames=("opt_state",),
 )
 def train_epoch(
     graphdef: nnx.GraphDef,
     params: nnx.State,
     rest: nnx.State,
     opt_state: optax.OptState,
-    data: PairData,
+    data,
     order: jax.Array,
     weight: jax.Array,
     key: jax.Array,
     hparams: Mapping[str, jax.Array],
     *,
     tx: optax.GradientTransformation,
-    neg_rounds: int,
+    sampler=PairSampler,
+    neg_rounds: int = 4,
 ) -> tuple[nnx.State, optax.OptState, jax.Array]:
-    """One epoch of pairwise training as a single jitted program.
+    """One epoch of training as a single jitted program.
 
     Args:
         graphdef: the model's static structure (from ``nnx.split``).
         params: trainable state (``nnx.Param``).
         rest: the rest of the model's state.
         opt_state: optimiser state for ``params``.
-        data: the training set on the device.
+        data: the training set on the device, as the sampler built it.
         order: ``[n_batches, B]`` int32 rows of ``data`` per batch.
         weight: ``[n_batches, B]`` float32, 0 on padding rows.
         key: PRNG key of this epoch (negatives, and ``batch["rng"]`` for dropout).
         hparams: float32 scalars the model's loss reads.
         tx: the optimiser (static; from :func:`optimizer`).
-        neg_rounds: redraws of negatives that hit a training item.
+        sampler: the model's sampler class (static; ``moorec.train.sampling.SAMPLERS``).
+        neg_rounds: redraws of negatives that hit a training item (pairs sampler).
 
     Returns:
         ``(params, opt_state, losses)`` with ``losses`` ``[n_batches]`` float32.
@@ -200,34 +200,19 @@ def train_epoch(
         model = nnx.merge(graphdef, p, rest)
         return model.loss(batch, hparams)
 
-    n_div = min(DIV_USERS, order.shape[1])
-
     def step(carry, inputs):
         p, o = carry
-        rows, neg, w, k = inputs
-        k_div, k_model = jax.random.split(k)
-        div_items = jax.random.randint(k_div, (DIV_ITEMS,), 0, data.n_items, dtype=jnp.int32)
-        batch = {
-            "user": data.users[rows],
-            "pos": data.items[rows],
-            "pos_pop": data.item_pop[data.items[rows]],
-            "neg": neg,
-            "weight": w,
-            "div_items": div_items,
-            "div_cat": data.item_cat[div_items],
-            "div_users": n_div,
-            "rng": k_model,
-        }
+        rows, extra, w, k = inputs
+        batch = sampler.batch(data, rows, extra, w, k)
         loss, grads = jax.value_and_grad(loss_fn)(p, batch)
         updates, o = tx.update(grads, o, p)
         return (optax.apply_updates(p, updates), o), loss
 
-    # Negatives for the whole epoch in one vectorised draw: far fewer small ops inside the scan.
-    key_neg, key_steps = jax.random.split(key)
-    negs = sample_negatives(data, data.users[order.reshape(-1)], key_neg, neg_rounds)
+    key_epoch, key_steps = jax.random.split(key)
+    extras = sampler.prepare(data, order, key_epoch, neg_rounds)
     keys = jax.random.split(key_steps, order.shape[0])
     (params, opt_state), losses = jax.lax.scan(
-        step, (params, opt_state), (order, negs.reshape(order.shape), weight, keys)
+        step, (params, opt_state), (order, extras, weight, keys)
     )
     return params, opt_state, losses
 
@@ -265,17 +250,16 @@ def fit(
     config = config or TrainConfig()
     if config.patience == 0:
         validate = None  # early stopping off: train every epoch, keep the last state
-    if model.sampler != "pairs":
-        raise ConfigError(
-            f"model {type(model).__name__} uses sampler {model.sampler!r}; fit() supports: 'pairs'"
-        )
+    if model.sampler not in SAMPLERS:
+        raise UnknownNameError(f"sampler of {type(model).__name__}", model.sampler, SAMPLERS)
+    sampler = SAMPLERS[model.sampler]
     if train.n_users != model.n_users or train.n_items != model.n_items:
         raise ConfigError(
             f"model is built for {model.n_users} users x {model.n_items} items, the data has "
             f"{train.n_users} x {train.n_items}"
         )
     t_start = time.perf_counter()
-    data = PairData.from_interactions(train)
+    data = sampler.data(train, max_len=getattr(model, "max_len", 50))
     tx = optimizer(config.optimizer)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt_state = tx.init(params)
@@ -299,7 +283,7 @@ def fit(
     try:
         for epoch in range(1, config.epochs + 1):
             t0 = time.perf_counter()
-            order, weight = epoch_order(len(data), config.batch_size, host_rng)
+            order, weight = epoch_order(sampler.n_rows(data), config.batch_size, host_rng)
             params, opt_state, losses = train_epoch(
                 graphdef,
                 params,
@@ -311,6 +295,7 @@ def fit(
                 jax.random.fold_in(root, epoch),
                 hparams,
                 tx=tx,
+                sampler=sampler,
                 neg_rounds=config.neg_rounds,
             )
             loss = float(jnp.mean(losses))

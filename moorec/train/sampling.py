@@ -16,9 +16,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from moorec.data.interactions import Interactions
+from moorec.data.interactions import Interactions, history_matrix
 
-__all__ = ["DENSE_LIMIT", "PairData", "epoch_order", "is_known", "sample_negatives"]
+__all__ = [
+    "DENSE_LIMIT",
+    "SAMPLERS",
+    "PairData",
+    "PairSampler",
+    "SequenceData",
+    "SequenceSampler",
+    "epoch_order",
+    "history_matrix",
+    "is_known",
+    "sample_negatives",
+]
 
 
 #: Largest ``n_users * n_items`` for which membership uses a dense bool table (64 MiB).
@@ -164,3 +175,129 @@ def sample_negatives(
         redraw = jax.random.randint(keys[r + 1], users.shape, 0, data.n_items, dtype=jnp.int32)
         neg = jnp.where(is_known(data, users, neg), redraw, neg)
     return neg
+
+
+# ---------------------------------------------------------------------------------------------
+# Samplers: how a model's training set becomes batches. Each is a class of static functions, so
+# it can be a static argument of the jitted epoch (hashable, compiled once per sampler).
+# ---------------------------------------------------------------------------------------------
+DIV_ITEMS = 256
+DIV_USERS = 256
+
+
+class PairSampler:
+    """Rows are training interactions; each batch adds a sampled negative per row.
+
+    Batch: ``user``, ``pos``, ``neg`` ``[B]`` int32, ``pos_pop`` ``[B]`` float32, ``weight``
+    ``[B]`` float32, ``rng``, and for list-level regularisers ``div_items`` ``[M]`` int32,
+    ``div_cat`` ``[M, C]`` float32 and ``div_users`` (static int).
+    """
+
+    name = "pairs"
+
+    @staticmethod
+    def data(train: Interactions, **_) -> PairData:
+        """Device copy of the training set."""
+        return PairData.from_interactions(train)
+
+    @staticmethod
+    def n_rows(data: PairData) -> int:
+        """Rows of one epoch."""
+        return len(data)
+
+    @staticmethod
+    def prepare(data: PairData, order: jax.Array, key: jax.Array, neg_rounds: int) -> jax.Array:
+        """Negatives of the whole epoch in one vectorised draw: ``[n_batches, B]`` int32."""
+        negs = sample_negatives(data, data.users[order.reshape(-1)], key, neg_rounds)
+        return negs.reshape(order.shape)
+
+    @staticmethod
+    def batch(
+        data: PairData, rows: jax.Array, extra: jax.Array, weight: jax.Array, key: jax.Array
+    ) -> dict:
+        """The batch of ``rows`` (``[B]`` int32) with their negatives ``extra``."""
+        k_div, k_model = jax.random.split(key)
+        div_items = jax.random.randint(k_div, (DIV_ITEMS,), 0, data.n_items, dtype=jnp.int32)
+        return {
+            "user": data.users[rows],
+            "pos": data.items[rows],
+            "pos_pop": data.item_pop[data.items[rows]],
+            "neg": extra,
+            "weight": weight,
+            "div_items": div_items,
+            "div_cat": data.item_cat[div_items],
+            "div_users": min(DIV_USERS, rows.shape[0]),
+            "rng": k_model,
+        }
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True, eq=False)
+class SequenceData:
+    """Each user's most recent training items in time order, for sequential models.
+
+    Attributes:
+        seqs: ``[n_users, max_len + 1]`` int32, the last ``max_len + 1`` training items of each
+            user, oldest first, left-padded with ``-1``.
+        users: ``[n]`` int32 users with at least two training items (the rows of an epoch).
+        n_items: catalogue size.
+        max_len: sequence length seen by the model.
+    """
+
+    seqs: jax.Array
+    users: jax.Array
+    n_items: int = dataclasses.field(metadata={"static": True})
+    max_len: int = dataclasses.field(metadata={"static": True})
+
+    @classmethod
+    def from_interactions(cls, train: Interactions, max_len: int = 50) -> SequenceData:
+        """Sequences from ``train``, ordered by timestamp (ties and no timestamps: row order)."""
+        seqs = history_matrix(train, np.arange(train.n_users), max_len + 1)
+        counts = np.bincount(train.users, minlength=train.n_users)
+        return cls(
+            seqs=jnp.asarray(seqs),
+            users=jnp.asarray(np.flatnonzero(counts >= 2).astype(np.int32)),
+            n_items=train.n_items,
+            max_len=int(max_len),
+        )
+
+    def __len__(self) -> int:
+        return int(self.users.shape[0])
+
+
+class SequenceSampler:
+    """Rows are users; each batch holds their recent training sequences.
+
+    Batch: ``items`` ``[B, L + 1]`` int32 (the last ``L + 1`` training items, oldest first,
+    ``-1`` padding; causal models read ``items[:, :-1]`` and predict ``items[:, 1:]``, masked
+    models read the last ``L``), ``neg`` ``[B, L + 1]`` int32 uniform negatives, ``weight``
+    ``[B]`` float32 (0 for padding rows) and ``rng``.
+    """
+
+    name = "sequences"
+
+    @staticmethod
+    def data(train: Interactions, max_len: int = 50, **_) -> SequenceData:
+        """Device copy of the training sequences."""
+        return SequenceData.from_interactions(train, max_len)
+
+    @staticmethod
+    def n_rows(data: SequenceData) -> int:
+        """Rows of one epoch (users with at least two training items)."""
+        return len(data)
+
+    @staticmethod
+    def prepare(data: SequenceData, order: jax.Array, key: jax.Array, neg_rounds: int):
+        """Uniform negatives for every position of the epoch: ``[n_batches, B, L + 1]``."""
+        shape = (*order.shape, data.max_len + 1)
+        return jax.random.randint(key, shape, 0, data.n_items, dtype=jnp.int32)
+
+    @staticmethod
+    def batch(
+        data: SequenceData, rows: jax.Array, extra: jax.Array, weight: jax.Array, key: jax.Array
+    ) -> dict:
+        """The sequences of the users at ``rows`` of ``data.users``."""
+        return {"items": data.seqs[data.users[rows]], "neg": extra, "weight": weight, "rng": key}
+
+
+SAMPLERS = {"pairs": PairSampler, "sequences": SequenceSampler}
