@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from moorec.errors import MoorecError
+from moorec.errors import ConfigError, MoorecError
 
 __all__ = ["main"]
 
@@ -44,10 +44,14 @@ def _train(args: argparse.Namespace, data) -> dict:
     from moorec.objectives.evaluate import Evaluator
     from moorec.train.loop import TrainConfig
 
+    protocol = args.split or default_protocol(args.model)
     split_kw = {"seed": args.seed}
-    if args.split == "random":
+    if protocol == "random":
         split_kw["ratios"] = (0.8, 0.1, 0.1)
-    split = msplit.split(data, args.split, **split_kw)
+    elif protocol == "loo":
+        split_kw["order"] = "time"
+    split = msplit.split(data, protocol, **split_kw)
+    model_kw = {"dim": args.dim, **_model_args(args.model_arg)}
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -66,7 +70,7 @@ def _train(args: argparse.Namespace, data) -> dict:
     print(data.summary())
     print(split.summary())
     t0 = time.perf_counter()
-    result = fit(split, args.model, config=config, progress=not args.no_progress, dim=args.dim)
+    result = fit(split, args.model, config=config, progress=not args.no_progress, **model_kw)
     train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     valid = valid_eval(result.model)
@@ -88,8 +92,12 @@ def _train(args: argparse.Namespace, data) -> dict:
         "config": {
             "dataset": data.name,
             "model": args.model,
-            "model_settings": {"dim": args.dim},
-            "split": {"protocol": split.protocol, **split_kw},
+            "model_settings": model_kw,
+            "split": {
+                "protocol": split.protocol,
+                "default_for_model": args.split is None,
+                **split_kw,
+            },
             "train": {k: v for k, v in dataclasses.asdict(config).items()},
             "objectives": objectives,
         },
@@ -208,15 +216,54 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_protocol(model: str) -> str:
+    """The standard split protocol of a model's family.
+
+    Time-ordered leave-one-out for sequential models (RecBole's sequential protocol), random
+    8:1:1 per user otherwise.
+    """
+    from moorec.models.registry import _MODELS
+
+    return "loo" if getattr(_MODELS[model], "sampler", "pairs") == "sequences" else "random"
+
+
+def _model_args(pairs: list[str] | None) -> dict:
+    """``["n_layers=3", "layers=64,32"]`` -> ``{"n_layers": 3, "layers": (64, 32)}``."""
+    out = {}
+    for text in pairs or []:
+        key, eq, value = text.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"--model-arg takes KEY=VALUE, got {text!r}")
+        parts = [_number(v) for v in value.split(",")]
+        out[key.strip()] = tuple(parts) if "," in value else parts[0]
+    return out
+
+
+def _number(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
 def _add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
     from moorec.models.registry import available as models
 
     p.add_argument("--model", default="bpr", choices=models(), help="model name")
     p.add_argument(
         "--split",
-        default="random",
+        default=None,
         choices=("random", "loo", "temporal"),
-        help="split protocol (random: RecBole's per-user 8:1:1)",
+        help="split protocol; default: the model family's standard one (random 8:1:1 per "
+        "user for general models, time-ordered leave-one-out for sequential models)",
+    )
+    p.add_argument(
+        "--model-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model setting, repeatable (e.g. --model-arg n_layers=3 --model-arg layers=64,32)",
     )
     p.add_argument("--epochs", type=int, default=epochs, help="maximum epochs")
     p.add_argument("--seed", type=int, default=0, help="seed of split, init and sampling")

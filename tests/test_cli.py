@@ -134,3 +134,14 @@ def test_search_command_bad_config(tmp_path, capsys):
     assert main(["search", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "r")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_model_args_and_default_protocol(tmp_path):
+    from moorec.cli import _model_args, default_protocol
+    from moorec.errors import ConfigError
+
+    assert _model_args(["n_layers=3", "layers=64,32", "scale=0.5", "norm=true"]) == {
+        "n_layers": 3, "layers": (64, 32), "scale": 0.5, "norm": True}
+    with pytest.raises(ConfigError, match=r"KEY=VALUE, got 'oops'"):
+        _model_args(["oops"])
+    assert default_protocol("bpr") == "random"
