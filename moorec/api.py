@@ -41,7 +41,7 @@ def fit(
 
     Example:
         >>> import moorec as mr
-        >>> data = mr.datasets.synthetic_shop(n_users=200, n_items=100, seed=0)
+        >>> data = mr.datasets.synthetic_shop(n_users=200, n_items=100, n_interactions=3000, seed=0)
         >>> split = mr.split.random_ratio(data, seed=0)
         >>> result = mr.fit(split, "bpr", dim=16, epochs=3)
         >>> result.best_epoch >= 1

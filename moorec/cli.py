@@ -255,7 +255,7 @@ def _add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
     p.add_argument(
         "--split",
         default=None,
-        choices=("random", "loo", "temporal"),
+        choices=("random", "loo", "temporal", "cold_items"),
         help="split protocol; default: the model family's standard one (random 8:1:1 per "
         "user for general models, time-ordered leave-one-out for sequential models)",
     )

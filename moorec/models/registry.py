@@ -9,11 +9,19 @@ from flax import nnx
 
 from moorec.errors import ConfigError, UnknownNameError
 from moorec.models.base import Recommender
+from moorec.models.lightgcn import LightGCN
 from moorec.models.mf import BPRMF
+from moorec.models.ncf import NeuMF
+from moorec.models.two_tower import TwoTower
 
 __all__ = ["available", "create", "register"]
 
-_MODELS: dict[str, Callable[..., Recommender]] = {"bpr": BPRMF}
+_MODELS: dict[str, Callable[..., Recommender]] = {
+    "bpr": BPRMF,
+    "neumf": NeuMF,
+    "lightgcn": LightGCN,
+    "two_tower": TwoTower,
+}
 
 
 def register(name: str, factory: Callable[..., Recommender]) -> None:

@@ -117,8 +117,8 @@ def test_split_errors_are_moorec_errors():
 
 
 # ---------------------------------------------------------------------------- dispatcher
-def test_dispatcher_knows_three_protocols():
-    assert set(PROTOCOLS) == {"random", "loo", "temporal"}
+def test_dispatcher_knows_four_protocols():
+    assert set(PROTOCOLS) == {"random", "loo", "temporal", "cold_items"}
     data = small_data()
     for name in PROTOCOLS:
         s = split(data, name)
