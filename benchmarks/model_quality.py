@@ -30,8 +30,8 @@ SETTINGS = {
     "neumf": ("random", {"lr": 1e-3, "batch_size": 2048}, {"dim": 64}),
     "lightgcn": ("random", {"lr": 1e-3, "batch_size": 2048}, {"dim": 64}),
     "two_tower": ("random", {"lr": 1e-3, "batch_size": 2048}, {}),
-    "sasrec": ("loo", {"lr": 1e-3, "batch_size": 256}, {}),
-    "bert4rec": ("loo", {"lr": 1e-3, "batch_size": 256}, {}),
+    "sasrec": ("loo", {"lr": 1e-3, "batch_size": 64}, {}),
+    "bert4rec": ("loo", {"lr": 1e-3, "batch_size": 32}, {}),
 }
 
 

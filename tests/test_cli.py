@@ -141,7 +141,11 @@ def test_model_args_and_default_protocol(tmp_path):
     from moorec.errors import ConfigError
 
     assert _model_args(["n_layers=3", "layers=64,32", "scale=0.5", "norm=true"]) == {
-        "n_layers": 3, "layers": (64, 32), "scale": 0.5, "norm": True}
+        "n_layers": 3,
+        "layers": (64, 32),
+        "scale": 0.5,
+        "norm": True,
+    }
     with pytest.raises(ConfigError, match=r"KEY=VALUE, got 'oops'"):
         _model_args(["oops"])
     assert default_protocol("bpr") == "random"

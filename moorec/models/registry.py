@@ -9,9 +9,11 @@ from flax import nnx
 
 from moorec.errors import ConfigError, UnknownNameError
 from moorec.models.base import Recommender
+from moorec.models.bert4rec import BERT4Rec
 from moorec.models.lightgcn import LightGCN
 from moorec.models.mf import BPRMF
 from moorec.models.ncf import NeuMF
+from moorec.models.sasrec import SASRec
 from moorec.models.two_tower import TwoTower
 
 __all__ = ["available", "create", "register"]
@@ -21,6 +23,8 @@ _MODELS: dict[str, Callable[..., Recommender]] = {
     "neumf": NeuMF,
     "lightgcn": LightGCN,
     "two_tower": TwoTower,
+    "sasrec": SASRec,
+    "bert4rec": BERT4Rec,
 }
 
 

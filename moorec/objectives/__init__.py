@@ -24,6 +24,7 @@ from moorec.objectives.base import (
 )
 from moorec.objectives.evaluate import DEFAULT_OBJECTIVES, Evaluator, evaluate, rank_chunk
 from moorec.objectives.latency import measure_latency, recommend, recommend_jit
+from moorec.objectives.sampled import SampledMetricsWarning, sampled_evaluate
 
 __all__ = [
     "APLT",
@@ -45,6 +46,7 @@ __all__ = [
     "Precision",
     "RankingContext",
     "Recall",
+    "SampledMetricsWarning",
     "available",
     "evaluate",
     "measure_latency",
@@ -53,4 +55,5 @@ __all__ = [
     "rank_chunk",
     "recommend",
     "recommend_jit",
+    "sampled_evaluate",
 ]

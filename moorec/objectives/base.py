@@ -628,6 +628,13 @@ class Params(_System):
     name: ClassVar[str] = "params"
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainableParams(_System):
+    """Number of parameters that training updates (smaller with LoRA or adapters)."""
+
+    name: ClassVar[str] = "trainable_params"
+
+
 # ---------------------------------------------------------------------------------------------
 # registry
 # ---------------------------------------------------------------------------------------------
@@ -651,6 +658,7 @@ _WITHOUT_CUTOFF: dict[str, Callable[[], Objective]] = {
     "latency_ms": Latency,
     "latency_p95_ms": functools.partial(Latency, stat="p95"),
     "params": Params,
+    "trainable_params": TrainableParams,
 }
 _KIND_OF = {
     **{n: f(1).kind for n, f in _WITH_CUTOFF.items()},

@@ -240,6 +240,10 @@ class Evaluator:
             measured.update(latency_ms=lat["median_ms"], latency_p95_ms=lat["p95_ms"])
         if system and "params" in keys:
             measured["params"] = float(count_params(model))
+        if system and "trainable_params" in keys:
+            from moorec.models.peft import trainable_params
+
+            measured["trainable_params"] = float(trainable_params(model))
         return RankingContext(
             topk=topk,
             hits=hits,

@@ -80,6 +80,7 @@ _NAMES = {
     "latency_ms": "latency",
     "latency_p95_ms": "p95 latency",
     "params": "parameters",
+    "trainable_params": "trainable parameters",
     "hypervolume": "hypervolume",
     "igd_plus": "IGD+",
 }

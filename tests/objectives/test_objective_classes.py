@@ -28,6 +28,7 @@ from moorec.objectives.base import (
     Precision,
     RankingContext,
     Recall,
+    TrainableParams,
     available,
     max_cutoff,
     parse,
@@ -53,6 +54,7 @@ TABLE = [
     ("latency_ms", Latency(), "min", "system"),
     ("latency_p95_ms", Latency(stat="p95"), "min", "system"),
     ("params", Params(), "min", "system"),
+    ("trainable_params", TrainableParams(), "min", "system"),
 ]
 
 
@@ -87,7 +89,7 @@ def test_parse_round_trip_every_name(name):
 
 
 def test_available_by_kind():
-    assert available("system") == ["latency_ms", "latency_p95_ms", "params"]
+    assert available("system") == ["latency_ms", "latency_p95_ms", "params", "trainable_params"]
     assert available("ranking") == ["hit", "map", "mrr", "ndcg", "precision", "recall"]
     assert set(available("beyond")) | set(available("ranking")) | set(available("system")) == set(
         available()
