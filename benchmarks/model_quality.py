@@ -28,7 +28,7 @@ OBJECTIVES = ["recall@10", "ndcg@10", "hit@10", "mrr@10", "ild@10", "latency_ms"
 SETTINGS = {
     "bpr": ("random", {"lr": 1e-3, "batch_size": 2048}, {"dim": 64}),
     "neumf": ("random", {"lr": 1e-3, "batch_size": 2048}, {"dim": 64}),
-    "lightgcn": ("random", {"lr": 1e-3, "batch_size": 2048}, {"dim": 64}),
+    "lightgcn": ("random", {"lr": 2e-3, "l2": 1e-4, "batch_size": 2048}, {"dim": 64}),
     "two_tower": ("random", {"lr": 1e-3, "batch_size": 2048}, {}),
     "sasrec": ("loo", {"lr": 1e-3, "batch_size": 64}, {}),
     "bert4rec": ("loo", {"lr": 1e-3, "batch_size": 32}, {}),
