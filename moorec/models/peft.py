@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -295,7 +294,7 @@ def finetune(
     """Fine-tune a pre-trained transformer on ``train``, updating only LoRA or adapter weights.
 
     The model is copied and wrapped (:func:`add_lora` or :func:`add_adapters`), then trained by
-    the generic jitted epoch (``moorec.train.train_epoch``) with :func:`peft_optimizer`, with
+    the generic training loop (``moorec.train.fit`` with ``tx=``) and :func:`peft_optimizer`, with
     the early stopping of ``moorec.train.fit`` (best validated state kept, ``patience``).
 
     Args:
@@ -327,89 +326,13 @@ def finetune(
         wrapped = add_lora(model, rank, alpha, targets, seed=config.seed)
     else:
         wrapped = add_adapters(model, bottleneck, seed=config.seed)
-    return _fit_with(wrapped, train, config, peft_optimizer(config.optimizer), validate, maximize)
+    from moorec.train.loop import fit
 
-
-def _fit_with(
-    model: Recommender,
-    train: Interactions,
-    config: TrainConfig,
-    tx: optax.GradientTransformation,
-    validate: Callable[[Recommender], float] | None,
-    maximize: bool,
-) -> FitResult:
-    """``moorec.train.fit`` with a given optax transformation (learning rate injected).
-
-    The training stage is imported here, not at the top: models sit before training in the
-    package's one-way flow. Once ``moorec.train.fit`` accepts a ``tx`` argument this function
-    reduces to that call.
-    """
-    from moorec.errors import TrainingError
-    from moorec.train.loop import FitResult, train_epoch
-    from moorec.train.sampling import SAMPLERS, epoch_order
-
-    if train.n_users != model.n_users or train.n_items != model.n_items:
-        raise ConfigError(
-            f"model is built for {model.n_users} users x {model.n_items} items, the data has "
-            f"{train.n_users} x {train.n_items}"
-        )
-    if config.patience == 0:
-        validate = None
-    sampler = SAMPLERS[model.sampler]
-    t_start = time.perf_counter()
-    data = sampler.data(train, max_len=getattr(model, "max_len", 50))
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    opt_state = tx.init(params)
-    opt_state.hyperparams["learning_rate"] = jnp.asarray(config.lr, jnp.float32)
-    hparams = config.hparams(model.hparam_names, model.hparam_defaults)
-    root = jax.random.key(config.seed)
-    host_rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(1)[0])
-    sign = 1.0 if maximize else -1.0
-    best, best_value, best_epoch, since_best = (params, rest), -math.inf, 0, 0
-    history: list[dict[str, float]] = []
-    stopped_early = False
-    for epoch in range(1, config.epochs + 1):
-        t0 = time.perf_counter()
-        order, weight = epoch_order(sampler.n_rows(data), config.batch_size, host_rng)
-        params, opt_state, losses = train_epoch(
-            graphdef,
-            params,
-            rest,
-            opt_state,
-            data,
-            order,
-            weight,
-            jax.random.fold_in(root, epoch),
-            hparams,
-            tx=tx,
-            sampler=sampler,
-            neg_rounds=config.neg_rounds,
-        )
-        row: dict[str, float] = {"epoch": epoch, "loss": float(jnp.mean(losses))}
-        if not math.isfinite(row["loss"]):
-            raise TrainingError(f"loss became {row['loss']} at epoch {epoch} (lr={config.lr})")
-        if validate is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
-            nnx.update(model, params, rest)
-            row["valid"] = value = float(validate(model))
-            if sign * value > best_value:
-                best_value, best_epoch, since_best, best = sign * value, epoch, 0, (params, rest)
-            else:
-                since_best += 1
-        row["seconds"] = time.perf_counter() - t0
-        history.append(row)
-        if validate is not None and since_best >= config.patience:
-            stopped_early = True
-            break
-    if validate is None:
-        best, best_epoch = (params, rest), len(history)
-    nnx.update(model, *best)
-    return FitResult(
-        model=model,
-        best_epoch=best_epoch,
-        best_valid=sign * best_value if validate is not None and best_epoch else math.nan,
-        history=history,
-        train_seconds=time.perf_counter() - t_start,
-        first_epoch_seconds=history[0]["seconds"] if history else 0.0,
-        stopped_early=stopped_early,
-        config=config,
+    return fit(
+        wrapped,
+        train,
+        config,
+        validate=validate,
+        maximize=maximize,
+        tx=peft_optimizer(config.optimizer),
     )

@@ -226,6 +226,7 @@ def fit(
     maximize: bool = True,
     progress: bool = False,
     on_epoch: Callable[[dict[str, float]], Any] | None = None,
+    tx: optax.GradientTransformation | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train`` and keep the parameters that validate best.
 
@@ -240,6 +241,10 @@ def fit(
         maximize: whether a larger ``validate`` value is better.
         progress: show a progress bar over epochs.
         on_epoch: called with each epoch's history row.
+        tx: an optax transformation to train with instead of ``optimizer(config.optimizer)``
+            (e.g. one that freezes the base of a parameter-efficient model); its learning rate
+            must be injected (``optax.inject_hyperparams``), and it is a static argument of the
+            jitted epoch, so build it once and reuse it.
 
     Returns:
         A :class:`FitResult`.
@@ -260,7 +265,7 @@ def fit(
         )
     t_start = time.perf_counter()
     data = sampler.data(train, max_len=getattr(model, "max_len", 50))
-    tx = optimizer(config.optimizer)
+    tx = optimizer(config.optimizer) if tx is None else tx
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt_state = tx.init(params)
     opt_state.hyperparams["learning_rate"] = jnp.asarray(config.lr, jnp.float32)
