@@ -30,7 +30,7 @@ from moorec.models.base import Recommender, count_params
 from moorec.objectives.base import Latency, Objective, RankingContext, parse_all
 from moorec.objectives.latency import measure_latency
 
-__all__ = ["Evaluator", "evaluate", "rank_chunk"]
+__all__ = ["Evaluator", "evaluate", "rank_chunk", "rank_chunk_population"]
 
 PARTS = ("valid", "test")
 DEFAULT_OBJECTIVES = (
@@ -38,6 +38,17 @@ DEFAULT_OBJECTIVES = (
     "ild@10", "category_coverage@10", "coverage@10", "novelty@10", "gini@10",
     "latency_ms", "params",
 )  # fmt: skip
+
+
+def _rank(model, users, exclude, relevant, history, allowed, k):
+    scores = model.score(users) if history is None else model.score(users, history)
+    rows = jnp.arange(users.shape[0])[:, None]
+    scores = scores.at[rows, exclude].set(-jnp.inf, mode="drop")
+    if allowed is not None:
+        scores = jnp.where(allowed[None, :], scores, -jnp.inf)
+    _, topk = jax.lax.top_k(scores, k)
+    hits = jnp.any(topk[:, :, None] == relevant[:, None, :], axis=-1)
+    return topk.astype(jnp.int32), hits
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "k"))
@@ -68,14 +79,45 @@ def rank_chunk(
         ``(topk, hits)``: ``[C, k]`` int32 items best first, ``[C, k]`` bool.
     """
     model = nnx.merge(graphdef, state)
-    scores = model.score(users) if history is None else model.score(users, history)
-    rows = jnp.arange(users.shape[0])[:, None]
-    scores = scores.at[rows, exclude].set(-jnp.inf, mode="drop")
-    if allowed is not None:
-        scores = jnp.where(allowed[None, :], scores, -jnp.inf)
-    _, topk = jax.lax.top_k(scores, k)
-    hits = jnp.any(topk[:, :, None] == relevant[:, None, :], axis=-1)
-    return topk.astype(jnp.int32), hits
+    return _rank(model, users, exclude, relevant, history, allowed, k)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "k", "rest_axis"))
+def rank_chunk_population(
+    graphdef: nnx.GraphDef,
+    params: nnx.State,
+    rest: nnx.State,
+    users: jax.Array,
+    exclude: jax.Array,
+    relevant: jax.Array,
+    history: jax.Array | None = None,
+    allowed: jax.Array | None = None,
+    *,
+    k: int,
+    rest_axis: int | None = 0,
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`rank_chunk` for ``P`` models of one structure at once (``jax.vmap``).
+
+    Args:
+        graphdef: the models' shared structure (``nnx.split(model, nnx.Param, ...)``).
+        params: every model's ``nnx.Param`` state stacked on a leading ``[P]`` axis.
+        rest: the rest of the state, stacked (``rest_axis=0``) or shared (``None``).
+        users: ``[C]`` int32 users.
+        exclude: ``[C, W]`` known items (as in :func:`rank_chunk`).
+        relevant: ``[C, R]`` held-out items.
+        history: ``[C, L]`` recent items or ``None``.
+        allowed: ``[n_items]`` bool or ``None``.
+        k: list length.
+        rest_axis: ``0`` or ``None``.
+
+    Returns:
+        ``(topk, hits)``: ``[P, C, k]`` int32 and ``[P, C, k]`` bool.
+    """
+
+    def one(p, r):
+        return _rank(nnx.merge(graphdef, p, r), users, exclude, relevant, history, allowed, k)
+
+    return jax.vmap(one, in_axes=(0, rest_axis))(params, rest)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -223,9 +265,69 @@ class Evaluator:
             [np.asarray(h) for h in hits]
         )
 
+    def rank_population(
+        self,
+        graphdef: nnx.GraphDef,
+        params: nnx.State,
+        rest: nnx.State,
+        *,
+        rest_axis: int | None = 0,
+        group: int | None = None,
+        max_len: int = 50,
+        uses_history: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``K`` lists and hits of ``P`` models of one structure, ranked together.
+
+        Each chunk of users is ranked for ``group`` models at a time in one vmapped program
+        (:func:`rank_chunk_population`), so memory stays within ``group x chunk_users x
+        n_items`` scores.
+
+        Args:
+            graphdef: the models' structure (``nnx.split(model, nnx.Param, ...)``).
+            params: ``[P, ...]`` stacked parameters.
+            rest: the rest of the state, stacked or shared (see ``rest_axis``).
+            rest_axis: ``0`` if ``rest`` is stacked, ``None`` if shared.
+            group: models per program (default: all ``P``).
+            max_len: history length of sequential models.
+            uses_history: whether the models read the user's recent items.
+
+        Returns:
+            ``(topk, hits)``: ``[P, U, K]`` int32 and ``[P, U, K]`` bool.
+        """
+        n = jax.tree.leaves(params)[0].shape[0]
+        group = n if group is None else max(1, min(int(group), n))
+        histories = self._history(int(max_len)) if uses_history else [None] * len(self._chunks)
+        tops, hits = [], []
+        for start in range(0, n, group):
+            sl = slice(start, min(start + group, n))
+            p = jax.tree.map(lambda x, sl=sl: x[sl], params)
+            r = rest if rest_axis is None else jax.tree.map(lambda x, sl=sl: x[sl], rest)
+            t_g, h_g = [], []
+            for ch, hist in zip(self._chunks, histories, strict=True):
+                t, h = rank_chunk_population(
+                    graphdef, p, r, ch.users, ch.exclude, ch.relevant, hist, self.allowed,
+                    k=self.k, rest_axis=rest_axis,
+                )  # fmt: skip
+                t_g.append(np.asarray(t[:, : ch.n_real]))
+                h_g.append(np.asarray(h[:, : ch.n_real]))
+            tops.append(np.concatenate(t_g, axis=1))
+            hits.append(np.concatenate(h_g, axis=1))
+        return np.concatenate(tops), np.concatenate(hits)
+
     def context(self, model: Recommender, *, system: bool = True) -> RankingContext:
         """Rank, and measure latency and size where an objective asks for them."""
         topk, hits = self.rank(model)
+        return self.context_from(topk, hits, model if system else None)
+
+    def context_from(
+        self, topk: np.ndarray, hits: np.ndarray, model: Recommender | None = None
+    ) -> RankingContext:
+        """The context of given ``[U, K]`` lists and hits.
+
+        ``model`` is timed and counted alone where an objective asks for latency or size
+        (``None``: no system measures).
+        """
+        system = model is not None
         measured: dict[str, float] = {}
         keys = {o.key for o in self.objectives}
         if system and keys & {"latency_ms", "latency_p95_ms"}:
@@ -256,7 +358,10 @@ class Evaluator:
 
     def __call__(self, model: Recommender) -> dict[str, float]:
         """Every objective's value, keyed ``name@k`` (``latency_ms``, ``params``)."""
-        ctx = self.context(model)
+        return self.values(self.context(model))
+
+    def values(self, ctx: RankingContext) -> dict[str, float]:
+        """Every objective's value computed from ``ctx``."""
         return {o.key: float(o.compute(ctx)) for o in self.objectives}
 
     def metric(self, key: str):

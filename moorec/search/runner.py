@@ -10,13 +10,9 @@ seed, so a config's numbers do not depend on when it was drawn.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import inspect
 import json
-import math
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,9 +21,10 @@ import numpy as np
 
 from moorec.env import environment
 from moorec.errors import ConfigError, UnknownNameError
-from moorec.models.registry import _MODELS, create
+from moorec.executors.base import Executor, Given, make_executor
+from moorec.executors.trial import TrialSpec, searchable_names
+from moorec.models.registry import _MODELS
 from moorec.objectives.base import Objective, parse_all
-from moorec.objectives.evaluate import Evaluator
 from moorec.results.run import Run, load
 from moorec.results.store import RunStore
 from moorec.search.algorithms import make_algorithm, needs_vector
@@ -40,100 +37,8 @@ from moorec.search.indicators import (
 )
 from moorec.search.problem import Constraint, RecProblem, parse_constraint
 from moorec.search.space import Space, config_key
-from moorec.train.loop import TrainConfig, fit
 
 __all__ = ["search", "searchable_names"]
-
-# Every candidate trains with the run's seed; the loss weights are searched by their own names.
-_TRAIN_FIELDS = tuple(
-    f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("loss_weights", "seed")
-)
-
-
-def searchable_names(model: str) -> list[str]:
-    """Names a search variable (or a fixed setting) may take for ``model``."""
-    factory = _MODELS[model]
-    init = factory.__init__ if inspect.isclass(factory) else factory
-    params = [
-        name
-        for name, p in inspect.signature(init).parameters.items()
-        if name not in ("n_users", "n_items", "rngs", "self", "train")
-        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
-    return sorted(set(_TRAIN_FIELDS) | set(getattr(factory, "hparam_names", ())) | set(params))
-
-
-def _split_settings(model: str, settings: Mapping[str, Any]):
-    hp = set(getattr(_MODELS[model], "hparam_names", ())) - {"l2"}
-    train = {k: v for k, v in settings.items() if k in _TRAIN_FIELDS}
-    weights = {k: float(v) for k, v in settings.items() if k in hp}
-    model_kw = {k: v for k, v in settings.items() if k not in train and k not in weights}
-    return train, weights, model_kw
-
-
-class _Trainer:
-    """Trains and scores one candidate; evaluators are built once per search."""
-
-    def __init__(self, split, model: str, keys: list[str], fixed: Mapping[str, Any], seed: int):
-        self.split, self.model, self.fixed, self.seed = split, model, dict(fixed), seed
-        self.keys = keys
-        self.valid = Evaluator(split, "valid", keys)
-        self._test: Evaluator | None = None
-        self._stop: dict[str, Any] = {}
-
-    def _fit(self, config: Mapping[str, Any]):
-        train_kw, weights, model_kw = _split_settings(self.model, {**self.fixed, **config})
-        cfg = TrainConfig(**{**train_kw, "seed": self.seed}, loss_weights=weights)
-        if cfg.valid_metric not in self._stop:
-            ev = Evaluator(self.split, "valid", [cfg.valid_metric])
-            self._stop[cfg.valid_metric] = (
-                ev.metric(cfg.valid_metric),
-                ev.objectives[0].direction == "max",
-            )
-        validate, maximize = self._stop[cfg.valid_metric]
-        m = create(
-            self.model,
-            self.split.n_users,
-            self.split.n_items,
-            seed=self.seed,
-            train=self.split.train,
-            **model_kw,
-        )
-        return fit(m, self.split.train, cfg, validate=validate, maximize=maximize)
-
-    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        try:
-            result = self._fit(config)
-            t1 = time.perf_counter()
-            valid = self.valid(result.model)
-            bad = [k for k, v in valid.items() if not math.isfinite(v)]
-            if bad:
-                raise FloatingPointError(f"non-finite objectives {bad}")
-            return {
-                "status": "ok",
-                "reason": None,
-                "valid": valid,
-                "train_seconds": t1 - t0,
-                "eval_seconds": time.perf_counter() - t1,
-                "best_epoch": result.best_epoch,
-                "epochs_run": len(result.history),
-            }
-        except Exception as err:
-            return {
-                "status": "failed",
-                "reason": f"{type(err).__name__}: {err}",
-                "valid": None,
-                "train_seconds": time.perf_counter() - t0,
-                "eval_seconds": 0.0,
-                "traceback": traceback.format_exc(limit=3),
-            }
-
-    def test(self, config: Mapping[str, Any]) -> dict[str, float]:
-        """Retrain (same config and seed: the same model) and score on the test split."""
-        if self._test is None:
-            self._test = Evaluator(self.split, "test", self.keys)
-        return self._test(self._fit(config).model)
 
 
 def _hash(config: Mapping[str, Any]) -> str:
@@ -160,6 +65,8 @@ def search(
     data_info: Mapping[str, Any] | None = None,
     progress: bool = True,
     trainer=None,
+    executor: str | Executor = "sequential",
+    executor_options: Mapping[str, Any] | None = None,
 ) -> Run:
     """Search ``space`` for the best trade-offs between ``objectives`` and store the run.
 
@@ -187,6 +94,13 @@ def search(
         progress: print one line per generation and the final Pareto table.
         trainer: replaces the training of one candidate: a callable ``config -> record``
             with a ``test(config) -> {key: value}`` method (used by tests).
+        executor: how each generation's candidates are trained: ``sequential`` (here, one
+            after another), ``vectorized`` (one jitted, vmapped program per shape bucket; for
+            accelerators), ``processes`` (warm worker processes, one per core), ``dask`` (a
+            Dask cluster) or ``auto`` (picks for the machine); or an
+            :class:`~moorec.executors.Executor`. Every executor gives the same records; the
+            one that ran is recorded in the manifest (``executor``) and in each trial.
+        executor_options: settings of the executor (see :func:`moorec.executors.make_executor`).
 
     Returns:
         The stored :class:`~moorec.results.Run`.
@@ -245,36 +159,60 @@ def search(
         "machine": env["machine"],
         "git_commit": env["git_commit"],
     }
+    runner = make_executor(executor, **dict(executor_options or {}))
     store = RunStore.create_or_resume(out, manifest)
     done = store.trial_by_key()
-    run_trial = trainer or _Trainer(split, model, keys, fixed, seed)
-    state = {"generation": 0, "trained": 0}
+    spec = TrialSpec(split, model, tuple(keys), fixed, seed)
+    factory = spec if trainer is None else Given(trainer)
+    state = {"generation": 0, "trained": 0, "started": False}
 
     def evaluate_population(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        records = []
-        for index, cfg in enumerate(configs):
-            key = config_key(cfg)
-            if key in done:
-                records.append(done[key])
-                continue
-            rec = run_trial(cfg)
-            if rec["status"] == "ok":
-                rec["feasible"] = all(c.g(rec["valid"][c.key]) <= 0 for c in cons)
-            rec = {
-                "type": "trial",
-                "trial": store.next_trial_id(),
-                "generation": state["generation"],
-                "index": index,
-                "key": key,
-                "config": cfg,
-                "seed": seed,
-                **rec,
-            }
-            store.append_trial(rec)
-            done[key] = rec
-            state["trained"] += 1
-            records.append(rec)
-        return records
+        keys_ = [config_key(cfg) for cfg in configs]
+        todo: dict[str, int] = {}  # key -> index of its first occurrence
+        for index, key in enumerate(keys_):
+            if key not in done and key not in todo:
+                todo[key] = index
+        if todo:
+            if not state["started"]:
+                runner.start(factory)
+                store.update_manifest(executor=runner.describe())
+                state["started"] = True
+            order = list(todo.values())
+            finished: dict[int, dict[str, Any]] = {}
+            cursor = 0
+            # Records are stored in population order as soon as every earlier one is in.
+            for j, rec in runner.run([configs[i] for i in order]):
+                finished[j] = rec
+                while cursor < len(order) and cursor in finished:
+                    index = order[cursor]
+                    _store(finished.pop(cursor), index, keys_[index], configs[index])
+                    cursor += 1
+        return [done[key] for key in keys_]
+
+    def tester():
+        """The trainer that re-scores front members on test, here in this process."""
+        if "tester" not in state:
+            local = getattr(runner, "_trainer", None)
+            state["tester"] = local if local is not None else factory.build()
+        return state["tester"]
+
+    def _store(rec, index, key, cfg):
+        if rec["status"] == "ok":
+            rec["feasible"] = all(c.g(rec["valid"][c.key]) <= 0 for c in cons)
+        rec = {
+            "type": "trial",
+            "trial": store.next_trial_id(),
+            "generation": state["generation"],
+            "index": index,
+            "key": key,
+            "config": cfg,
+            "seed": seed,
+            "executor": getattr(runner, "choice", runner.name),
+            **rec,
+        }
+        store.append_trial(rec)
+        done[key] = rec
+        state["trained"] += 1
 
     problem = RecProblem(
         space,
@@ -298,69 +236,76 @@ def search(
             f"search {algorithm} over {model}: {pop_size} x {generations}, objectives "
             f"{[o.key for o in objs]}, constraints {[str(c) for c in cons]} -> {store.path}"
         )
-    gen = 0
-    while algo.has_next():
-        gen += 1
-        state["generation"] = gen
-        algo.next()
-        ok, values, n_failed, n_total = _archive(store, objs, cons)
-        if bounds is None:
-            bounds = bounds_from_values(objs, values, reference)
-            store.update_manifest(reference_point=bounds)
-        hv = hypervolume(values[non_dominated(values, objs)], objs, bounds) if len(values) else 0.0
-        best = {
-            o.key: (
-                float(values[:, j].max() if o.direction == "max" else values[:, j].min())
+    try:
+        gen = 0
+        while algo.has_next():
+            gen += 1
+            state["generation"] = gen
+            algo.next()
+            ok, values, n_failed, n_total = _archive(store, objs, cons)
+            if bounds is None:
+                bounds = bounds_from_values(objs, values, reference)
+                store.update_manifest(reference_point=bounds)
+            hv = (
+                hypervolume(values[non_dominated(values, objs)], objs, bounds)
                 if len(values)
-                else None
+                else 0.0
             )
-            for j, o in enumerate(objs)
-        }
-        if gen not in stored_gens:
-            new = sum(1 for t in store.trials() if t["generation"] == gen)
-            rec = {
-                "generation": gen,
-                "evaluations": n_total,
-                "new_evaluations": new,
-                "failures": n_failed,
-                "hypervolume": hv,
-                "best": best,
-                "seconds": time.perf_counter() - t_start,
+            best = {
+                o.key: (
+                    float(values[:, j].max() if o.direction == "max" else values[:, j].min())
+                    if len(values)
+                    else None
+                )
+                for j, o in enumerate(objs)
             }
-            store.append_generation(rec)
-            stored_gens[gen] = rec
-        if progress:
-            best_txt = ", ".join(f"{k} {v:.4g}" for k, v in best.items() if v is not None)
-            print(
-                f"gen {gen:3d}/{generations}: {n_total:4d} evaluations, {n_failed} failed, "
-                f"hypervolume {hv:.4f}; best {best_txt}",
-                flush=True,
-            )
+            if gen not in stored_gens:
+                new = sum(1 for t in store.trials() if t["generation"] == gen)
+                rec = {
+                    "generation": gen,
+                    "evaluations": n_total,
+                    "new_evaluations": new,
+                    "failures": n_failed,
+                    "hypervolume": hv,
+                    "best": best,
+                    "seconds": time.perf_counter() - t_start,
+                }
+                store.append_generation(rec)
+                stored_gens[gen] = rec
+            if progress:
+                best_txt = ", ".join(f"{k} {v:.4g}" for k, v in best.items() if v is not None)
+                print(
+                    f"gen {gen:3d}/{generations}: {n_total:4d} evaluations, {n_failed} failed, "
+                    f"hypervolume {hv:.4f}; best {best_txt}",
+                    flush=True,
+                )
 
-    # The front: non-dominated feasible trials on validation, each re-scored on test.
-    ok, values, _, _ = _archive(store, objs, cons)
-    front_idx = non_dominated(values, objs)
-    members = [ok[i] for i in front_idx]
-    for m in members:
-        if m.get("test") is None:
-            m["test"] = run_trial.test(m["config"])
-            store.append_test(m["trial"], m["test"])
-    knee_pos = knee_index(values[front_idx], objs, knee, knee_weights) if len(members) else None
-    front = {
-        "objectives": manifest["objectives"],
-        "constraints": manifest["constraints"],
-        "reference_point": bounds,
-        "members": [
-            {"trial": m["trial"], "config": m["config"], "valid": m["valid"], "test": m["test"]}
-            for m in members
-        ],
-        "knee": None if knee_pos is None else members[knee_pos]["trial"],
-        "knee_method": knee,
-        "hypervolume": stored_gens[max(stored_gens)]["hypervolume"] if stored_gens else 0.0,
-        "evaluations": len(store.trials()),
-        "failures": sum(1 for t in store.trials() if t["status"] == "failed"),
-        "trained_this_session": state["trained"],
-    }
+        # The front: non-dominated feasible trials on validation, each re-scored on test.
+        ok, values, _, _ = _archive(store, objs, cons)
+        front_idx = non_dominated(values, objs)
+        members = [ok[i] for i in front_idx]
+        for m in members:
+            if m.get("test") is None:
+                m["test"] = tester().test(m["config"])
+                store.append_test(m["trial"], m["test"])
+        knee_pos = knee_index(values[front_idx], objs, knee, knee_weights) if len(members) else None
+        front = {
+            "objectives": manifest["objectives"],
+            "constraints": manifest["constraints"],
+            "reference_point": bounds,
+            "members": [
+                {"trial": m["trial"], "config": m["config"], "valid": m["valid"], "test": m["test"]}
+                for m in members
+            ],
+            "knee": None if knee_pos is None else members[knee_pos]["trial"],
+            "knee_method": knee,
+            "hypervolume": stored_gens[max(stored_gens)]["hypervolume"] if stored_gens else 0.0,
+            "evaluations": len(store.trials()),
+            "failures": sum(1 for t in store.trials() if t["status"] == "failed"),
+            "trained_this_session": state["trained"],
+        }
+    finally:
+        runner.close()
     store.write_front(front)
     run = load(store.path)
     if progress:

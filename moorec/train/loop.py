@@ -25,7 +25,7 @@ from moorec.errors import ConfigError, TrainingError, UnknownNameError, check_po
 from moorec.models.base import Recommender
 from moorec.train.sampling import SAMPLERS, PairSampler, epoch_order
 
-__all__ = ["FitResult", "TrainConfig", "fit", "optimizer", "train_epoch"]
+__all__ = ["FitResult", "TrainConfig", "epoch_body", "fit", "optimizer", "train_epoch"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
 
@@ -156,12 +156,7 @@ class FitResult:
     config: TrainConfig
 
 
-@functools.partial(
-    jax.jit,
-    static_argnames=("graphdef", "tx", "sampler", "neg_rounds"),
-    donate_argnames=("opt_state",),
-)
-def train_epoch(
+def epoch_body(
     graphdef: nnx.GraphDef,
     params: nnx.State,
     rest: nnx.State,
@@ -176,7 +171,7 @@ def train_epoch(
     sampler=PairSampler,
     neg_rounds: int = 4,
 ) -> tuple[nnx.State, optax.OptState, jax.Array]:
-    """One epoch of training as a single jitted program.
+    """One epoch of training: a ``lax.scan`` over the batches (see :func:`train_epoch`).
 
     Args:
         graphdef: the model's static structure (from ``nnx.split``).
@@ -215,6 +210,17 @@ def train_epoch(
         step, (params, opt_state), (order, extras, weight, keys)
     )
     return params, opt_state, losses
+
+
+train_epoch = functools.partial(
+    jax.jit,
+    static_argnames=("graphdef", "tx", "sampler", "neg_rounds"),
+    donate_argnames=("opt_state",),
+)(epoch_body)
+"""One epoch of training as a single jitted program (:func:`epoch_body` under ``jax.jit``).
+
+Static: ``graphdef``, ``tx``, ``sampler``, ``neg_rounds``; the optimiser state is donated.
+"""
 
 
 def fit(

@@ -1,0 +1,224 @@
+"""The executor interface: how a search's population is trained and scored.
+
+An executor is started once per search with a *factory*: a picklable zero-argument callable that
+returns a trainer (``config -> trial record``). The built-in factory is a
+:class:`~moorec.executors.TrialSpec`; a search given a custom ``trainer`` wraps it in
+:class:`Given`. :meth:`Executor.run` takes the configs of a population and yields
+``(index, record)`` pairs as candidates finish, in any order; the search stores them in
+population order. Every executor returns records of the same form, and a failing candidate is a
+``"failed"`` record, never an exception out of :meth:`Executor.run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from moorec.errors import ConfigError, UnknownNameError
+
+__all__ = [
+    "EXECUTORS",
+    "AutoExecutor",
+    "Executor",
+    "Given",
+    "SequentialExecutor",
+    "available_cores",
+    "choose",
+    "make_executor",
+]
+
+EXECUTORS = ("sequential", "vectorized", "processes", "dask", "auto")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS reports one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Given:
+    """A factory that returns an already built trainer (picklable if the trainer is)."""
+
+    trainer: Callable[[Mapping[str, Any]], dict[str, Any]]
+
+    def build(self):
+        """The trainer itself."""
+        return self.trainer
+
+
+class Executor:
+    """Trains and scores a population of candidates.
+
+    Subclasses implement :meth:`start`, :meth:`run` and, if they hold resources, :meth:`close`.
+    Use as a context manager, or call :meth:`close` when done.
+    """
+
+    name = "executor"
+
+    def start(self, factory) -> None:
+        """Prepare to run trials built by ``factory.build()`` (workers, data, evaluators)."""
+        raise NotImplementedError
+
+    def run(self, configs: Sequence[Mapping[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Train and score each config; yields ``(index into configs, record)`` as each ends."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What ran, for the run store: ``{"name": ..., ...}`` plus the executor's settings."""
+        return {"name": self.name}
+
+    def close(self) -> None:
+        """Release workers and clusters this executor started."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def map(self, configs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Every config's record, in the order of ``configs``."""
+        out: list[dict[str, Any] | None] = [None] * len(configs)
+        for i, rec in self.run(configs):
+            out[i] = rec
+        return out  # type: ignore[return-value]
+
+
+class SequentialExecutor(Executor):
+    """One candidate after another in this process: the reference every executor matches."""
+
+    name = "sequential"
+
+    def __init__(self):
+        self._trainer = None
+
+    def start(self, factory) -> None:
+        """Build the trainer here."""
+        self._trainer = factory.build()
+
+    @property
+    def trainer(self):
+        """The trainer built by :meth:`start`."""
+        if self._trainer is None:
+            raise ConfigError("executor not started: call start(factory) first")
+        return self._trainer
+
+    def run(self, configs):
+        """Train and score the configs one at a time, in order."""
+        for i, cfg in enumerate(configs):
+            yield i, self.trainer(cfg)
+
+
+class AutoExecutor(Executor):
+    """Chooses for the machine: vectorised on an accelerator, processes on several cores.
+
+    A population of one candidate is run in this process (sequentially) whatever the choice,
+    since no executor can make a single candidate faster. The choice and the reason are in
+    :meth:`describe`.
+    """
+
+    name = "auto"
+
+    def __init__(self, **options):
+        self.options = options
+        self.inner: Executor | None = None
+        self.reason = ""
+        self._local = SequentialExecutor()
+        self._used: dict[str, int] = {}
+
+    def start(self, factory) -> None:
+        """Pick the executor for this machine and ``factory``, and start it."""
+        from moorec.executors.trial import TrialSpec
+
+        self.choice, self.reason = choose(isinstance(factory, TrialSpec))
+        self.inner = make_executor(self.choice, **self.options.get(self.choice, {}))
+        self.inner.start(factory)
+        self._local_factory = factory
+
+    def run(self, configs):
+        """Run through the chosen executor (a lone candidate runs in this process)."""
+        if len(configs) == 1 and self.choice != "sequential":
+            if self._local._trainer is None:
+                self._local.start(self._local_factory)
+            self._used["sequential"] = self._used.get("sequential", 0) + 1
+            for i, rec in self._local.run(configs):
+                yield i, {**rec, "executor": "sequential"}
+            return
+        self._used[self.choice] = self._used.get(self.choice, 0) + len(configs)
+        yield from self.inner.run(configs)
+
+    def describe(self) -> dict[str, Any]:
+        """The chosen executor's description, with ``requested: "auto"`` and the reason."""
+        inner = self.inner.describe() if self.inner is not None else {"name": None}
+        return {**inner, "requested": "auto", "reason": self.reason, "candidates": self._used}
+
+    def close(self) -> None:
+        """Close the chosen executor."""
+        if self.inner is not None:
+            self.inner.close()
+
+
+def choose(builtin_trainer: bool = True) -> tuple[str, str]:
+    """``(executor name, reason)`` that ``auto`` picks on this machine.
+
+    Args:
+        builtin_trainer: whether candidates are trained by moorec's own trainer (the vectorised
+            executor cannot run a custom trainer).
+    """
+    import jax
+
+    backend = jax.default_backend()
+    cores = available_cores()
+    if backend in ("gpu", "cuda", "rocm", "tpu") and builtin_trainer:
+        n = jax.device_count()
+        return "vectorized", f"accelerator backend {backend!r} with {n} device(s)"
+    if cores >= 2:
+        return "processes", f"{backend} backend, {cores} CPU cores: one worker process per core"
+    return "sequential", f"{backend} backend, {cores} CPU core"
+
+
+def make_executor(name: str | Executor = "sequential", **options) -> Executor:
+    """An executor by name (an :class:`Executor` instance is returned as it is).
+
+    Args:
+        name: ``sequential``, ``vectorized``, ``processes``, ``dask`` or ``auto``.
+        **options: the executor's settings (e.g. ``workers=4`` for ``processes``,
+            ``address="tcp://host:8786"`` for ``dask``, ``max_batch=32`` for ``vectorized``);
+            for ``auto``, one mapping per executor it may pick
+            (``processes={"workers": 4}``).
+
+    Raises:
+        UnknownNameError: for another name.
+        ConfigError: for a setting the executor does not take.
+    """
+    if isinstance(name, Executor):
+        if options:
+            raise ConfigError("options go to make_executor(name, ...), not with an instance")
+        return name
+    if name not in EXECUTORS:
+        raise UnknownNameError("executor", name, EXECUTORS)
+    if name == "sequential":
+        cls: Any = SequentialExecutor
+    elif name == "processes":
+        from moorec.executors.processes import ProcessExecutor as cls
+    elif name == "dask":
+        from moorec.executors.cluster import DaskExecutor as cls
+    elif name == "vectorized":
+        from moorec.executors.vectorized import VectorizedExecutor as cls
+    else:
+        unknown = sorted(set(options) - set(EXECUTORS[:-1]))
+        if unknown:
+            raise ConfigError(
+                f"auto takes one mapping of settings per executor ({list(EXECUTORS[:-1])}), "
+                f"got {unknown}"
+            )
+        return AutoExecutor(**options)
+    try:
+        return cls(**options)
+    except TypeError as err:
+        raise ConfigError(f"executor {name!r}: {err}") from None

@@ -1,0 +1,133 @@
+"""Candidates submitted to a Dask cluster (``pip install 'moorec[dask]'``).
+
+Without an address a :class:`distributed.LocalCluster` is started on this machine (one
+single-threaded worker process per core by default) and closed with the executor. With
+``address="tcp://scheduler:8786"`` moorec connects to a running scheduler, which may front any
+deployment, e.g. SLURM through ``dask_jobqueue.SLURMCluster`` (see ``docs/executors.md``).
+
+The trial factory (split included) is scattered to every worker once; each worker builds its
+trainer on first use and keeps it, so compiled programs stay warm across generations. When a
+worker dies mid-trial, the scheduler runs the trial again on another worker (Dask's
+``distributed.scheduler.allowed-failures``, 3 by default); a trial that still cannot finish is a
+failed record, and the search goes on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from moorec.errors import ConfigError
+from moorec.executors.base import Executor, available_cores
+from moorec.executors.trial import failed_record
+
+__all__ = ["DaskExecutor"]
+
+_TRAINERS: dict[str, Any] = {}
+
+
+def _run_trial(factory, token: str, config) -> dict[str, Any]:
+    """Runs on a worker: build (once per worker and search) the trainer, train one config."""
+    import os
+
+    if token not in _TRAINERS:
+        _TRAINERS.clear()  # one search at a time per worker
+        _TRAINERS[token] = factory.build()
+    rec = _TRAINERS[token](config)
+    rec["worker"] = os.getpid()
+    return rec
+
+
+def _require_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(
+            "the dask executor needs dask.distributed: pip install 'moorec[dask]'"
+        ) from None
+    return distributed
+
+
+class DaskExecutor(Executor):
+    """Submits each candidate as a task to a ``dask.distributed`` cluster.
+
+    Args:
+        address: scheduler address of a running cluster (``tcp://host:8786``); ``None``
+            starts a local cluster.
+        client: an existing ``distributed.Client`` to use instead (not closed by moorec).
+        n_workers: workers of the local cluster (default: one per available core).
+        threads_per_worker: threads per local worker (default 1: JAX parallelises inside).
+        retries: extra attempts Dask makes for a trial that raised (a worker's death is
+            handled by the scheduler itself).
+        cluster_kwargs: further arguments of ``distributed.LocalCluster``.
+    """
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, *, client=None, n_workers: int | None = None,
+                 threads_per_worker: int = 1, retries: int = 0,
+                 cluster_kwargs: dict[str, Any] | None = None):  # fmt: skip
+        self.address = address
+        self.n_workers = n_workers or available_cores()
+        self.threads_per_worker = threads_per_worker
+        self.retries = retries
+        self.cluster_kwargs = dict(cluster_kwargs or {})
+        self.client = client
+        self._own_client = client is None
+        self._cluster = None
+        self._factory = None
+        self._token = uuid.uuid4().hex
+
+    def start(self, factory) -> None:
+        """Connect to (or start) the cluster and send ``factory`` to every worker once."""
+        distributed = _require_distributed()
+        if self.client is None:
+            if self.address is None:
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.n_workers,
+                    threads_per_worker=self.threads_per_worker,
+                    processes=True,
+                    dashboard_address=None,
+                    **self.cluster_kwargs,
+                )
+                self.client = distributed.Client(self._cluster)
+            else:
+                self.client = distributed.Client(self.address)
+        self._factory = self.client.scatter(factory, broadcast=True, hash=False)
+
+    def run(self, configs):
+        """Submit every config; yield records as the cluster finishes them."""
+        if self._factory is None:
+            raise ConfigError("executor not started: call start(factory) first")
+        distributed = _require_distributed()
+        futures = {
+            self.client.submit(
+                _run_trial, self._factory, self._token, cfg, pure=False, retries=self.retries
+            ): i
+            for i, cfg in enumerate(configs)
+        }
+        for fut in distributed.as_completed(list(futures)):
+            i = futures[fut]
+            try:
+                rec = fut.result()
+            except Exception as err:  # KilledWorker after repeated deaths, or a raise
+                rec = failed_record(err)
+            yield i, rec
+
+    def describe(self) -> dict[str, Any]:
+        """Scheduler address and worker count."""
+        info = self.client.scheduler_info() if self.client is not None else {}
+        return {
+            "name": self.name,
+            "scheduler": getattr(self.client, "scheduler", None) and self.client.scheduler.address,
+            "workers": len(info.get("workers", {})),
+            "local_cluster": self._cluster is not None,
+        }
+
+    def close(self) -> None:
+        """Close the client and the local cluster this executor started."""
+        if self.client is not None and self._own_client:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self.client, self._cluster, self._factory = None, None, None

@@ -1,0 +1,169 @@
+"""Candidates spread over worker processes on this machine, one per core by default.
+
+Each worker is a fresh Python process (``spawn``: JAX cannot be forked safely). It receives the
+trial factory once, builds its trainer once (data on its device, evaluators prepared) and keeps
+it for the life of the executor, so the jitted programs compiled for the first candidate serve
+every later one of the same shapes: no recompilation per trial, no reloading of data. XLA in a
+worker is limited to its share of the cores, so workers do not oversubscribe the machine.
+
+A worker that dies (killed, out of memory) breaks the pool; the pool is restarted and the
+candidates that had not finished are run again. A candidate whose worker died twice is recorded
+as failed; the search goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from moorec.errors import ConfigError
+from moorec.executors.base import Executor, available_cores
+from moorec.executors.trial import failed_record
+
+__all__ = ["ProcessExecutor"]
+
+_TRAINER: Any = None
+
+
+def _init_worker(factory) -> None:
+    global _TRAINER
+    _TRAINER = factory.build()
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+def _run_trial(config) -> dict[str, Any]:
+    rec = _TRAINER(config)
+    rec["worker"] = os.getpid()
+    return rec
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    """Set environment variables while worker processes start (they inherit them)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def xla_cpu_flags(threads: int) -> str:
+    """``XLA_FLAGS`` limiting XLA's CPU backend to ``threads`` threads (kept flags appended)."""
+    own = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    flags = "" if threads > 1 else own
+    keep = os.environ.get("XLA_FLAGS", "")
+    return " ".join(f for f in (keep, flags) if f)
+
+
+class ProcessExecutor(Executor):
+    """Trains candidates in worker processes that stay warm across generations.
+
+    Args:
+        workers: number of worker processes (default: one per available core).
+        threads_per_worker: CPU threads XLA may use in each worker (default: the cores divided
+            among the workers, at least 1).
+        retries: times a candidate is run again after its worker died.
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None, threads_per_worker: int | None = None,
+                 retries: int = 1):  # fmt: skip
+        cores = available_cores()
+        self.workers = int(workers) if workers is not None else cores
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers!r}")
+        self.threads = threads_per_worker or max(1, cores // self.workers)
+        self.retries = int(retries)
+        self._pool: ProcessPoolExecutor | None = None
+        self._factory = None
+        self.pids: list[int] = []
+        self.restarts = 0
+
+    def start(self, factory) -> None:
+        """Start the workers; each builds its trainer from ``factory`` once."""
+        self._factory = factory
+        self._start_pool()
+
+    def _start_pool(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        with _environ(XLA_FLAGS=xla_cpu_flags(self.threads)):
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self._factory,)
+            )
+            # Start every worker now, while the environment holds the thread limits.
+            futures = [self._pool.submit(_ping) for _ in range(self.workers)]
+            self.pids = sorted({f.result() for f in futures} | set(self._pool._processes))
+
+    def run(self, configs):
+        """Submit every config; yield records as workers finish them.
+
+        After a worker died, the unfinished configs run one at a time, so a candidate that
+        kills its worker (each time) is the only one recorded as failed.
+        """
+        if self._pool is None:
+            raise ConfigError("executor not started: call start(factory) first")
+        pending = dict(enumerate(configs))
+        deaths = dict.fromkeys(pending, 0)
+        isolate = False
+        while pending:
+            batch = [next(iter(pending))] if isolate else list(pending)
+            futures = {self._pool.submit(_run_trial, pending[i]): i for i in batch}
+            broken = False
+            not_done = set(futures)
+            while not_done:
+                done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = futures[fut]
+                    try:
+                        rec = fut.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        continue
+                    except Exception as err:  # the trainer raised past its own handling
+                        rec = failed_record(err)
+                    del pending[i]
+                    yield i, rec
+            if broken:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self.restarts += 1
+                if isolate:  # one trial was in flight: its worker died
+                    i = batch[0]
+                    deaths[i] += 1
+                    if deaths[i] > self.retries:
+                        del pending[i]
+                        yield (
+                            i,
+                            failed_record(
+                                RuntimeError(f"worker process died {deaths[i]} times on this trial")
+                            ),
+                        )
+                isolate = True
+                self._start_pool()
+
+    def describe(self) -> dict[str, Any]:
+        """Workers, threads per worker, restarts after a worker died."""
+        return {
+            "name": self.name,
+            "workers": self.workers,
+            "threads_per_worker": self.threads,
+            "restarts": self.restarts,
+        }
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

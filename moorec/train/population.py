@@ -1,0 +1,335 @@
+"""Many candidates of one structure trained at once: one jitted, vmapped program per epoch.
+
+:func:`fit_population` is :func:`~moorec.train.fit` for ``P`` models that share their structure
+(same model class and shape-changing settings) and their static training settings (optimiser,
+batch size, negative redraws, validation schedule). Everything else is a batched array with a
+leading ``[P]`` axis: parameters, optimiser state (each candidate's learning rate injected with
+``optax.inject_hyperparams``), the loss hyperparameters (L2, dropout, loss weights) and each
+candidate's PRNG stream. A candidate is the same computation as under :func:`fit` with the same
+seed: the same initial parameters, batches and negatives.
+
+Early stopping is per candidate: a candidate whose patience ran out (or whose epochs are done, or
+whose loss became non-finite) is *frozen*: the program still runs over it, but its parameters and
+optimiser state no longer change, and its best validated parameters are what it returns.
+
+With a :class:`jax.sharding.Mesh`, the candidate axis is sharded over the mesh's devices
+(``PartitionSpec("pop")``) and the training data is replicated; the population is padded to a
+multiple of the device count with frozen copies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from moorec.errors import ConfigError, TrainingError
+from moorec.models.base import Recommender
+from moorec.train.loop import TrainConfig, epoch_body, optimizer
+from moorec.train.sampling import SAMPLERS, epoch_order
+
+__all__ = ["MemberResult", "fit_population", "population_epoch", "stack", "unstack"]
+
+# Settings that shape the compiled program: every candidate of one population shares them.
+STATIC_FIELDS = ("optimizer", "batch_size", "neg_rounds", "eval_every", "valid_metric")
+
+
+def stack(trees: Sequence[Any]) -> Any:
+    """Pytrees of equal structure stacked on a new leading axis."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def unstack(tree: Any, i: int) -> Any:
+    """Member ``i`` of a stacked pytree."""
+    return jax.tree.map(lambda x: x[i], tree)
+
+
+def _same(trees: Sequence[Any]) -> bool:
+    first = jax.tree.leaves(trees[0])
+    for t in trees[1:]:
+        leaves = jax.tree.leaves(t)
+        if len(leaves) != len(first):
+            return False
+        for a, b in zip(first, leaves, strict=True):
+            if a is b:
+                continue
+            if jnp.issubdtype(getattr(a, "dtype", None), jax.dtypes.prng_key):
+                a, b = jax.random.key_data(a), jax.random.key_data(b)
+            if np.shape(a) != np.shape(b) or not np.array_equal(np.asarray(a), np.asarray(b)):
+                return False
+    return True
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("graphdef", "tx", "sampler", "neg_rounds", "rest_axis", "order_axis"),
+    donate_argnames=("opt_state",),
+)
+def population_epoch(
+    graphdef: nnx.GraphDef,
+    params: nnx.State,
+    rest: nnx.State,
+    opt_state: optax.OptState,
+    data,
+    order: jax.Array,
+    weight: jax.Array,
+    keys: jax.Array,
+    hparams: dict[str, jax.Array],
+    active: jax.Array,
+    *,
+    tx: optax.GradientTransformation,
+    sampler,
+    neg_rounds: int,
+    rest_axis: int | None,
+    order_axis: int | None,
+) -> tuple[nnx.State, optax.OptState, jax.Array]:
+    """One epoch of every candidate (:func:`~moorec.train.loop.epoch_body` under ``jax.vmap``).
+
+    Args:
+        graphdef: the shared model structure.
+        params: ``[P, ...]`` stacked trainable state.
+        rest: the rest of the state, stacked (``rest_axis=0``) or shared (``None``).
+        opt_state: ``[P, ...]`` stacked optimiser state (learning rates ``[P]`` inside).
+        data: the training set on the device (shared).
+        order: ``[n_batches, B]`` (shared, ``order_axis=None``) or ``[P, n_batches, B]``.
+        weight: like ``order``, float32.
+        keys: ``[P]`` PRNG keys of this epoch.
+        hparams: name -> ``[P]`` float32.
+        active: ``[P]`` bool; inactive candidates keep their parameters and state.
+        tx: the optimiser (static).
+        sampler: the sampler class (static).
+        neg_rounds: negative redraw rounds (static).
+        rest_axis: ``0`` or ``None`` (static).
+        order_axis: ``0`` or ``None`` (static).
+
+    Returns:
+        ``(params, opt_state, losses)``, ``losses`` ``[P, n_batches]``.
+    """
+
+    def one(p, r, o, od, w, k, hp, act):
+        new_p, new_o, losses = epoch_body(
+            graphdef, p, r, o, data, od, w, k, hp, tx=tx, sampler=sampler, neg_rounds=neg_rounds
+        )
+        keep = functools.partial(jax.tree.map, lambda n, old: jnp.where(act, n, old))
+        return keep(new_p, p), keep(new_o, o), losses
+
+    axes = (0, rest_axis, 0, order_axis, order_axis, 0, 0, 0)
+    return jax.vmap(one, in_axes=axes)(
+        params, rest, opt_state, order, weight, keys, hparams, active
+    )
+
+
+@jax.jit
+def _select(mask: jax.Array, new: Any, old: Any) -> Any:
+    def pick(n, o):
+        return jnp.where(mask.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
+
+    return jax.tree.map(pick, new, old)
+
+
+@dataclasses.dataclass
+class MemberResult:
+    """One candidate's outcome in :func:`fit_population` (fields as in ``FitResult``).
+
+    Attributes:
+        model: the candidate's model holding its kept parameters (``None`` if it failed).
+        best_epoch: 1-based epoch whose parameters were kept.
+        best_valid: validation value at ``best_epoch`` (``nan`` without validation).
+        history: one dict per epoch (``epoch``, ``loss``, ``seconds``, ``valid`` if validated).
+        stopped_early: whether patience ran out before its ``epochs``.
+        error: the :class:`~moorec.errors.TrainingError` that ended it, or ``None``.
+    """
+
+    model: Recommender | None
+    best_epoch: int
+    best_valid: float
+    history: list[dict[str, float]]
+    stopped_early: bool
+    error: Exception | None = None
+
+
+def fit_population(
+    models: Sequence[Recommender],
+    train,
+    configs: Sequence[TrainConfig],
+    *,
+    validate: Callable[[nnx.GraphDef, Any, Any, int | None], np.ndarray] | None = None,
+    maximize: bool = True,
+    mesh: jax.sharding.Mesh | None = None,
+) -> list[MemberResult]:
+    """Train ``P`` models of one structure together, each as :func:`~moorec.train.fit` would.
+
+    Args:
+        models: ``P`` freshly built models of one class and shape (modified in place).
+        train: the training :class:`~moorec.data.Interactions`.
+        configs: one :class:`~moorec.train.TrainConfig` per model; the fields in
+            ``STATIC_FIELDS`` must agree; ``epochs``, ``patience``, ``lr``, ``l2``,
+            ``loss_weights`` and ``seed`` may differ.
+        validate: ``(graphdef, params, rest, rest_axis) -> [P]`` validation values of every
+            candidate (e.g. an :class:`~moorec.objectives.Evaluator` ranking the population);
+            used for candidates with ``patience > 0``.
+        maximize: whether larger validation values are better.
+        mesh: a one-axis mesh named ``"pop"`` to shard candidates over its devices.
+
+    Returns:
+        One :class:`MemberResult` per model, in order.
+
+    Raises:
+        ConfigError: if the models differ in structure or the configs in a static field.
+    """
+    n_real = len(models)
+    if n_real == 0 or len(configs) != n_real:
+        raise ConfigError(f"need one config per model, got {n_real} models, {len(configs)}")
+    for f in STATIC_FIELDS:
+        values = {repr(getattr(c, f)) for c in configs}
+        if len(values) > 1:
+            raise ConfigError(f"a population shares {f!r}; got {sorted(values)}")
+    models, configs = list(models), list(configs)
+    n_dev = 1 if mesh is None else mesh.size
+    n_pad = -(-n_real // n_dev) * n_dev - n_real
+    c0 = configs[0]
+    splits = [nnx.split(m, nnx.Param, ...) for m in models]
+    graphdef = splits[0][0]
+    if any(s[0] != graphdef for s in splits[1:]):
+        raise ConfigError("a population's models must share their structure (class and shapes)")
+    sampler = SAMPLERS[models[0].sampler]
+    data = sampler.data(train, max_len=getattr(models[0], "max_len", 50))
+    tx = optimizer(c0.optimizer)
+    names, defaults = models[0].hparam_names, models[0].hparam_defaults
+
+    member_params = [s[1] for s in splits] + [splits[0][1]] * n_pad
+    all_configs = configs + [c0] * n_pad
+    params = stack(member_params)
+    rests = [s[2] for s in splits]
+    if _same(rests):
+        rest, rest_axis = rests[0], None
+    else:
+        rest, rest_axis = stack(rests + [rests[0]] * n_pad), 0
+    hparams = stack([c.hparams(names, defaults) for c in all_configs])
+    seeds = [c.seed for c in all_configs]
+    roots = jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
+    order_axis = None if len(set(seeds)) == 1 else 0
+    rngs = {s: np.random.default_rng(np.random.SeedSequence(s).spawn(1)[0]) for s in set(seeds)}
+
+    put = replicate = lambda x: x
+    if mesh is not None:
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        by_pop = NamedSharding(mesh, PartitionSpec("pop"))
+        everywhere = NamedSharding(mesh, PartitionSpec())
+
+        def put(x):
+            return jax.device_put(x, by_pop)
+
+        def replicate(x):
+            return jax.device_put(x, everywhere)
+
+        params, hparams, roots = put(params), put(hparams), put(roots)
+        data = replicate(data)
+        if rest_axis is None:
+            rest = replicate(rest)
+        else:
+            rest = put(rest)
+    opt_state = jax.vmap(tx.init)(params)
+    opt_state.hyperparams["learning_rate"] = put(
+        jnp.asarray([c.lr for c in all_configs], jnp.float32)
+    )
+
+    P = n_real + n_pad
+    active = np.zeros(P, dtype=bool)
+    active[:n_real] = True
+    validated = [validate is not None and c.patience > 0 for c in all_configs]
+    sign = 1.0 if maximize else -1.0
+    best_value = [-math.inf] * P
+    best_epoch = [0] * P
+    since = [0] * P
+    history: list[list[dict[str, float]]] = [[] for _ in range(P)]
+    stopped = [False] * P
+    errors: list[Exception | None] = [None] * P
+    best_params = params
+    n_rows = sampler.n_rows(data)
+    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+    max_epochs = max(c.epochs for c in configs)
+
+    for epoch in range(1, max_epochs + 1):
+        if not active.any():
+            break
+        t0 = time.perf_counter()
+        if order_axis is None:
+            order, weight = epoch_order(n_rows, c0.batch_size, rngs[seeds[0]])
+            order, weight = replicate(order), replicate(weight)
+        else:
+            pairs = [epoch_order(n_rows, c0.batch_size, rngs[s]) for s in seeds]
+            order = put(np.stack([p[0] for p in pairs]))
+            weight = put(np.stack([p[1] for p in pairs]))
+        params, opt_state, losses = population_epoch(
+            graphdef, params, rest, opt_state, data, order, weight, fold(roots, epoch), hparams,
+            put(jnp.asarray(active)), tx=tx, sampler=sampler, neg_rounds=c0.neg_rounds,
+            rest_axis=rest_axis, order_axis=order_axis,
+        )  # fmt: skip
+        loss = np.asarray(jnp.mean(losses, axis=1))
+        due = []
+        for i in np.flatnonzero(active):
+            c = all_configs[i]
+            row: dict[str, float] = {"epoch": epoch, "loss": float(loss[i])}
+            if not math.isfinite(row["loss"]):
+                errors[i] = TrainingError(
+                    f"loss became {row['loss']} at epoch {epoch} (lr={c.lr}, l2={c.l2}, "
+                    f"loss_weights={dict(c.loss_weights)})"
+                )
+                active[i] = False
+                continue
+            history[i].append(row)
+            if validated[i] and (epoch % c.eval_every == 0 or epoch == c.epochs):
+                due.append(i)
+        if due:
+            values = np.asarray(validate(graphdef, params, rest, rest_axis))
+            improved = np.zeros(P, dtype=bool)
+            for i in due:
+                value = float(values[i])
+                history[i][-1]["valid"] = value
+                if sign * value > best_value[i]:
+                    best_value[i], best_epoch[i], since[i] = sign * value, epoch, 0
+                    improved[i] = True
+                else:
+                    since[i] += 1
+            if improved.any():
+                best_params = _select(put(jnp.asarray(improved)), params, best_params)
+        seconds = time.perf_counter() - t0
+        for i in np.flatnonzero(active):
+            history[i][-1]["seconds"] = seconds
+            c = all_configs[i]
+            if validated[i] and since[i] >= c.patience:
+                stopped[i], active[i] = True, False
+            elif epoch >= c.epochs:
+                active[i] = False
+
+    keep_best = put(jnp.asarray(validated))
+    final = _select(keep_best, best_params, params)
+    results = []
+    for i in range(n_real):
+        if errors[i] is not None:
+            results.append(MemberResult(None, 0, math.nan, history[i], False, errors[i]))
+            continue
+        p_i = unstack(final, i)
+        r_i = rest if rest_axis is None else unstack(rest, i)
+        nnx.update(models[i], p_i, r_i)
+        results.append(
+            MemberResult(
+                model=models[i],
+                best_epoch=best_epoch[i] if validated[i] else len(history[i]),
+                best_valid=sign * best_value[i] if validated[i] and best_epoch[i] else math.nan,
+                history=history[i],
+                stopped_early=stopped[i],
+            )
+        )
+    return results
