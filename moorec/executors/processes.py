@@ -99,7 +99,8 @@ class ProcessExecutor(Executor):
 
     def _start_pool(self) -> None:
         ctx = multiprocessing.get_context("spawn")
-        with _environ(XLA_FLAGS=xla_cpu_flags(self.threads)):
+        # Workers share this machine's accelerator, if any: no up-front grab of its memory.
+        with _environ(XLA_FLAGS=xla_cpu_flags(self.threads), XLA_PYTHON_CLIENT_PREALLOCATE="false"):
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self._factory,)
             )

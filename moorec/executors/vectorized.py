@@ -30,7 +30,7 @@ from moorec.executors.base import Executor
 from moorec.executors.trial import Trainer, TrialSpec, failed_record, ok_record
 from moorec.models.base import count_params
 from moorec.objectives.base import parse_all
-from moorec.train.population import STATIC_FIELDS, fit_population, stack
+from moorec.train.population import STATIC_FIELDS, fit_population
 
 __all__ = ["VectorizedExecutor", "device_memory_bytes"]
 
@@ -89,6 +89,7 @@ class VectorizedExecutor(Executor):
         self.spec: TrialSpec | None = None
         self.trainer: Trainer | None = None
         self.batches: list[dict[str, Any]] = []
+        self.timings = dict.fromkeys(("create", "train", "rank", "objectives"), 0.0)
 
     def start(self, factory) -> None:
         """Prepare evaluators for ``factory`` (a :class:`~moorec.executors.TrialSpec`)."""
@@ -132,70 +133,95 @@ class VectorizedExecutor(Executor):
         """Bucket the configs by program, train and score each bucket together."""
         if self.spec is None:
             raise ConfigError("executor not started: call start(factory) first")
-        buckets: dict[str, list[tuple[int, Any, dict, Any]]] = defaultdict(list)
+        buckets: dict[str, list[tuple[int, Any, dict]]] = defaultdict(list)
         for i, config in enumerate(configs):
             try:
                 cfg, model_kw = self.spec.settings(config)
-                model = self.spec.create(model_kw)
             except Exception as err:
                 yield i, failed_record(err)
                 continue
-            buckets[self.bucket_key(cfg, model_kw)].append((i, cfg, model_kw, model))
+            buckets[self.bucket_key(cfg, model_kw)].append((i, cfg, model_kw))
         for members in buckets.values():
-            limit = self.batch_limit(members[0][3], members[0][1])
+            t0 = time.perf_counter()
+            try:  # every candidate starts from the same initial state (same model, same seed)
+                base = self.spec.create(members[0][2])
+            except Exception as err:
+                for i, *_ in members:
+                    yield i, failed_record(err)
+                continue
+            self.timings["create"] += time.perf_counter() - t0
+            limit = self.batch_limit(base, members[0][1])
             for start in range(0, len(members), limit):
-                yield from self._run_batch(members[start : start + limit])
+                yield from self._run_batch(members[start : start + limit], base)
 
-    def _run_batch(self, members):
+    def _needs_models(self) -> bool:
+        keys = set(self.trainer.valid.objectives and [o.key for o in self.trainer.valid.objectives])
+        return bool(keys & {"latency_ms", "latency_p95_ms", "trainable_params"})
+
+    def _run_batch(self, members, base):
         t0 = time.perf_counter()
+        graphdef, state = nnx.split(base)
+        models = [base] + [nnx.merge(graphdef, state) for _ in members[1:]]
+        materialize = self._needs_models()
         try:
-            results = self._train(members)
+            fitted = self._train([c for _, c, _ in members], models, materialize)
         except Exception as err:
             if _is_oom(err) and len(members) > 1:
                 half = len(members) // 2
-                fresh = [(i, c, kw, self.spec.create(kw)) for i, c, kw, _ in members]
-                yield from self._run_batch(fresh[:half])
-                yield from self._run_batch(fresh[half:])
+                yield from self._run_batch(members[:half], base)
+                yield from self._run_batch(members[half:], base)
                 return
             for i, *_ in members:
                 yield i, failed_record(err, time.perf_counter() - t0)
             return
-        train_s = (time.perf_counter() - t0) / len(members)
-        ok = [(m, r) for m, r in zip(members, results, strict=True) if r.error is None]
+        t1 = time.perf_counter()
+        self.timings["train"] += t1 - t0
+        train_s = (t1 - t0) / len(members)
+        results = fitted.members
+        ok = [j for j, r in enumerate(results) if r.error is None]
         for (i, *_), r in zip(members, results, strict=True):
             if r.error is not None:
                 yield i, failed_record(r.error, train_s)
         if not ok:
             return
-        t1 = time.perf_counter()
         valid = self.trainer.valid
-        models = [r.model for _, r in ok]
-        graphdef, _, _ = nnx.split(models[0], nnx.Param, ...)
-        params = stack([nnx.split(m, nnx.Param, ...)[1] for m in models])
-        rest = stack([nnx.split(m, nnx.Param, ...)[2] for m in models])
+        params = fitted.params
+        rest = fitted.rest
+        if len(ok) < len(results):
+            take = np.asarray(ok)
+            params = jax.tree.map(lambda x: x[take], params)
+            if fitted.rest_axis is not None:
+                rest = jax.tree.map(lambda x: x[take], rest)
         topk, hits = valid.rank_population(
-            graphdef, params, rest, rest_axis=0,
+            fitted.graphdef, params, rest, rest_axis=fitted.rest_axis,
             group=self._group(valid.n_items, valid.chunk_users),
-            max_len=int(getattr(models[0], "max_len", 50)), uses_history=models[0].uses_history,
+            max_len=int(getattr(base, "max_len", 50)), uses_history=base.uses_history,
         )  # fmt: skip
-        rank_s = (time.perf_counter() - t1) / len(ok)
-        self.batches.append({"candidates": len(members), "seconds": time.perf_counter() - t0})
-        for j, ((i, *_), r) in enumerate(ok):
-            t2 = time.perf_counter()
-            try:  # latency and size: this candidate's own model, alone
-                values = valid.values(valid.context_from(topk[j], hits[j], r.model))
-            except Exception as err:
-                yield i, failed_record(err, train_s)
-                continue
-            yield i, ok_record(values, train_s, rank_s + time.perf_counter() - t2,
-                               r.best_epoch, len(r.history))  # fmt: skip
+        t2 = time.perf_counter()
+        self.timings["rank"] += t2 - t1
+        size = {"params": float(count_params(base))}
+        try:
+            values = valid.values_population(
+                topk, hits, [results[j].model for j in ok] if materialize else None,
+                system=[size] * len(ok),
+            )  # fmt: skip
+        except Exception as err:
+            for j in ok:
+                yield members[j][0], failed_record(err, train_s)
+            return
+        t3 = time.perf_counter()
+        self.timings["objectives"] += t3 - t2
+        eval_s = (t3 - t1) / len(ok)
+        self.batches.append({"candidates": len(members), "seconds": t3 - t0})
+        for j, v in zip(ok, values, strict=True):
+            r = results[j]
+            yield members[j][0], ok_record(v, train_s, eval_s, r.best_epoch, len(r.history))
 
-    def _train(self, members):
-        cfgs = [c for _, c, _, _ in members]
+    def _train(self, cfgs, models, materialize):
         metric = cfgs[0].valid_metric
         ev, _, maximize = self.trainer.stopping(metric)
         (obj,) = parse_all([metric])
-        model0 = members[0][3]
+        model0 = models[0]
 
         def validate(graphdef, params, rest, rest_axis):
             topk, hits = ev.rank_population(
@@ -203,18 +229,17 @@ class VectorizedExecutor(Executor):
                 group=self._group(ev.n_items, ev.chunk_users),
                 max_len=int(getattr(model0, "max_len", 50)), uses_history=model0.uses_history,
             )  # fmt: skip
-            return np.array(
-                [float(obj.compute(ev.context_from(t, h))) for t, h in zip(topk, hits, strict=True)]
-            )
+            return np.array([v[obj.key] for v in ev.values_population(topk, hits)])
 
-        mesh = self.mesh if self.mesh is not None and len(members) > 1 else None
+        mesh = self.mesh if self.mesh is not None and len(models) > 1 else None
         return fit_population(
-            [m for *_, m in members],
+            models,
             self.spec.split.train,
             cfgs,
             validate=validate,
             maximize=maximize,
             mesh=mesh,
+            materialize=materialize,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -224,4 +249,6 @@ class VectorizedExecutor(Executor):
             "devices": [str(d) for d in self.devices],
             "max_batch": self.max_batch,
             "memory_fraction": self.memory_fraction,
+            "batches": len(self.batches),
+            "seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }

@@ -27,7 +27,7 @@ from moorec.data.interactions import (
 )
 from moorec.errors import ConfigError, DataError, UnknownNameError
 from moorec.models.base import Recommender, count_params
-from moorec.objectives.base import Latency, Objective, RankingContext, parse_all
+from moorec.objectives.base import Latency, Objective, RankingContext, _PerUser, parse_all
 from moorec.objectives.latency import measure_latency
 
 __all__ = ["Evaluator", "evaluate", "rank_chunk", "rank_chunk_population"]
@@ -363,6 +363,79 @@ class Evaluator:
     def values(self, ctx: RankingContext) -> dict[str, float]:
         """Every objective's value computed from ``ctx``."""
         return {o.key: float(o.compute(ctx)) for o in self.objectives}
+
+    def _per_user_program(self):
+        """One jitted program giving every per-user objective of ``P`` rankings at once."""
+        if getattr(self, "_population_fn", None) is None:
+            objs = [o for o in self.objectives if isinstance(o, _PerUser)]
+            fields = {
+                "n_relevant": self.n_relevant,
+                "n_items": self.n_items,
+                "item_categories": None
+                if self.item_categories is None
+                else np.asarray(self.item_categories, dtype=bool),
+                "item_popularity": self.item_popularity,
+                "system": {},
+            }
+
+            def one(topk, hits):
+                # The checks of RankingContext ran on the host already (shapes are static);
+                # the traced context carries the same fields.
+                ctx = object.__new__(RankingContext)
+                for name, value in {"topk": topk, "hits": hits, **fields}.items():
+                    object.__setattr__(ctx, name, value)
+                return tuple(o.per_user(ctx) for o in objs)
+
+            self._population_fn = (objs, jax.jit(jax.vmap(one)))
+        return self._population_fn
+
+    def values_population(
+        self,
+        topk: np.ndarray,
+        hits: np.ndarray,
+        models: Sequence[Recommender | None] | None = None,
+        *,
+        system: Sequence[dict[str, float]] | None = None,
+    ) -> list[dict[str, float]]:
+        """Every objective's value for ``P`` rankings (e.g. from :meth:`rank_population`).
+
+        Per-user objectives (accuracy, ILD, novelty, ...) are computed for all ``P`` lists in
+        one jitted, vmapped program and averaged per candidate in float64, as
+        :meth:`values` does; catalogue-level objectives are computed per candidate.
+        Latency and size come from each candidate's own model, measured alone.
+
+        Args:
+            topk: ``[P, U, K]`` int32 lists.
+            hits: ``[P, U, K]`` bool.
+            models: each candidate's model, for system objectives (``None`` entries skip
+                the measurement, e.g. when ``system`` gives the values).
+            system: precomputed system measures per candidate (e.g. ``{"params": ...}``).
+
+        Returns:
+            One dict per candidate, keyed like :meth:`__call__`.
+        """
+        n = topk.shape[0]
+        # One host-side check of the shapes and indices, as a context of candidate 0 does.
+        self.context_from(topk[0], hits[0])
+        objs, program = self._per_user_program()
+        out: list[dict[str, float]] = [{} for _ in range(n)]
+        if objs:
+            arrays = program(jnp.asarray(topk), jnp.asarray(hits))
+            for o, arr in zip(objs, arrays, strict=True):
+                means = np.mean(np.asarray(arr, dtype=np.float64), axis=1)
+                for i in range(n):
+                    out[i][o.key] = float(means[i])
+        rest = [o for o in self.objectives if o.key not in out[0]]
+        for i in range(n):
+            if not rest:
+                break
+            model = None if models is None else models[i]
+            ctx = self.context_from(topk[i], hits[i], model)
+            measured = {**ctx.system, **((system or [{}] * n)[i])}
+            ctx = dataclasses.replace(ctx, system=measured)
+            for o in rest:
+                out[i][o.key] = float(o.compute(ctx))
+        return [{o.key: d[o.key] for o in self.objectives} for d in out]
 
     def metric(self, key: str):
         """A function ``model -> float`` computing one objective (for early stopping)."""

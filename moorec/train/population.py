@@ -37,7 +37,14 @@ from moorec.models.base import Recommender
 from moorec.train.loop import TrainConfig, epoch_body, optimizer
 from moorec.train.sampling import SAMPLERS, epoch_order
 
-__all__ = ["MemberResult", "fit_population", "population_epoch", "stack", "unstack"]
+__all__ = [
+    "MemberResult",
+    "PopulationFit",
+    "fit_population",
+    "population_epoch",
+    "stack",
+    "unstack",
+]
 
 # Settings that shape the compiled program: every candidate of one population shares them.
 STATIC_FIELDS = ("optimizer", "batch_size", "neg_rounds", "eval_every", "valid_metric")
@@ -100,9 +107,10 @@ def population_epoch(
         rest: the rest of the state, stacked (``rest_axis=0``) or shared (``None``).
         opt_state: ``[P, ...]`` stacked optimiser state (learning rates ``[P]`` inside).
         data: the training set on the device (shared).
-        order: ``[n_batches, B]`` (shared, ``order_axis=None``) or ``[P, n_batches, B]``.
+        order: ``[n_batches, B]`` (shared, ``order_axis=None``: every candidate has the same
+            seed) or ``[P, n_batches, B]``.
         weight: like ``order``, float32.
-        keys: ``[P]`` PRNG keys of this epoch.
+        keys: this epoch's PRNG key (shared, ``order_axis=None``) or ``[P]`` keys.
         hparams: name -> ``[P]`` float32.
         active: ``[P]`` bool; inactive candidates keep their parameters and state.
         tx: the optimiser (static).
@@ -122,7 +130,9 @@ def population_epoch(
         keep = functools.partial(jax.tree.map, lambda n, old: jnp.where(act, n, old))
         return keep(new_p, p), keep(new_o, o), losses
 
-    axes = (0, rest_axis, 0, order_axis, order_axis, 0, 0, 0)
+    # Shared orders come with shared keys (one seed for all): the batches and negatives then
+    # do not depend on the candidate, and vmap computes them once for the whole population.
+    axes = (0, rest_axis, 0, order_axis, order_axis, order_axis, 0, 0)
     return jax.vmap(one, in_axes=axes)(
         params, rest, opt_state, order, weight, keys, hparams, active
     )
@@ -157,6 +167,25 @@ class MemberResult:
     error: Exception | None = None
 
 
+@dataclasses.dataclass
+class PopulationFit:
+    """What :func:`fit_population` returns.
+
+    Attributes:
+        members: one :class:`MemberResult` per model, in order.
+        graphdef: the models' shared structure.
+        params: ``[P, ...]`` kept parameters of every model, stacked (failed ones included).
+        rest: the rest of the state, stacked (``rest_axis == 0``) or shared (``None``).
+        rest_axis: ``0`` or ``None``.
+    """
+
+    members: list[MemberResult]
+    graphdef: nnx.GraphDef
+    params: Any
+    rest: Any
+    rest_axis: int | None
+
+
 def fit_population(
     models: Sequence[Recommender],
     train,
@@ -165,7 +194,8 @@ def fit_population(
     validate: Callable[[nnx.GraphDef, Any, Any, int | None], np.ndarray] | None = None,
     maximize: bool = True,
     mesh: jax.sharding.Mesh | None = None,
-) -> list[MemberResult]:
+    materialize: bool = True,
+) -> PopulationFit:
     """Train ``P`` models of one structure together, each as :func:`~moorec.train.fit` would.
 
     Args:
@@ -179,9 +209,11 @@ def fit_population(
             used for candidates with ``patience > 0``.
         maximize: whether larger validation values are better.
         mesh: a one-axis mesh named ``"pop"`` to shard candidates over its devices.
+        materialize: write each candidate's kept parameters back into its model (otherwise
+            ``MemberResult.model`` is ``None`` and the stacked parameters are the result).
 
     Returns:
-        One :class:`MemberResult` per model, in order.
+        A :class:`PopulationFit`.
 
     Raises:
         ConfigError: if the models differ in structure or the configs in a static field.
@@ -218,6 +250,7 @@ def fit_population(
     seeds = [c.seed for c in all_configs]
     roots = jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
     order_axis = None if len(set(seeds)) == 1 else 0
+    root0 = jax.random.key(seeds[0])
     rngs = {s: np.random.default_rng(np.random.SeedSequence(s).spawn(1)[0]) for s in set(seeds)}
 
     put = replicate = lambda x: x
@@ -264,6 +297,7 @@ def fit_population(
         if not active.any():
             break
         t0 = time.perf_counter()
+        keys = None if order_axis is None else put(fold(roots, epoch))
         if order_axis is None:
             order, weight = epoch_order(n_rows, c0.batch_size, rngs[seeds[0]])
             order, weight = replicate(order), replicate(weight)
@@ -272,7 +306,8 @@ def fit_population(
             order = put(np.stack([p[0] for p in pairs]))
             weight = put(np.stack([p[1] for p in pairs]))
         params, opt_state, losses = population_epoch(
-            graphdef, params, rest, opt_state, data, order, weight, fold(roots, epoch), hparams,
+            graphdef, params, rest, opt_state, data, order, weight,
+            keys if order_axis is not None else jax.random.fold_in(root0, epoch), hparams,
             put(jnp.asarray(active)), tx=tx, sampler=sampler, neg_rounds=c0.neg_rounds,
             rest_axis=rest_axis, order_axis=order_axis,
         )  # fmt: skip
@@ -315,21 +350,25 @@ def fit_population(
 
     keep_best = put(jnp.asarray(validated))
     final = _select(keep_best, best_params, params)
+    if n_pad:
+        final = jax.tree.map(lambda x: x[:n_real], final)
+        if rest_axis is not None:
+            rest = jax.tree.map(lambda x: x[:n_real], rest)
     results = []
     for i in range(n_real):
         if errors[i] is not None:
             results.append(MemberResult(None, 0, math.nan, history[i], False, errors[i]))
             continue
-        p_i = unstack(final, i)
-        r_i = rest if rest_axis is None else unstack(rest, i)
-        nnx.update(models[i], p_i, r_i)
+        if materialize:
+            r_i = rest if rest_axis is None else unstack(rest, i)
+            nnx.update(models[i], unstack(final, i), r_i)
         results.append(
             MemberResult(
-                model=models[i],
+                model=models[i] if materialize else None,
                 best_epoch=best_epoch[i] if validated[i] else len(history[i]),
                 best_valid=sign * best_value[i] if validated[i] and best_epoch[i] else math.nan,
                 history=history[i],
                 stopped_early=stopped[i],
             )
         )
-    return results
+    return PopulationFit(results, graphdef, final, rest, rest_axis)

@@ -1,0 +1,156 @@
+"""Candidates trained and scored per minute, per executor, against the sequential executor.
+
+BPR-MF on ml-100k (random 8:1:1 per user, embedding 64, batch 2048, the same number of epochs
+for every candidate, no early stopping), scored on validation with full ranking. A population
+of ``N`` candidates draws its learning rates and L2 weights from a fixed seed; every executor
+trains the same population. Each executor is started once (workers, evaluators) and warmed up on
+the population once (compilation; reported apart as ``warmup_seconds``); then the population is
+run ``--repeats`` times and the median wall time is quoted. Executors stay warm across sizes, as
+they do across the generations of a search.
+
+``speedup`` is the best executor's candidates per minute over the sequential executor's, in the
+same process. ``max_abs_diff`` is the largest difference of a ranking objective from the
+sequential executor's value for the same candidate (equivalence check).
+
+    python benchmarks/population_speed.py [--sizes 1 4 16 64] [--epochs 10]
+        [--executors sequential vectorized processes auto] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import numpy as np
+from _common import data_root, median, save
+
+import moorec as mr
+from moorec.executors import TrialSpec, make_executor
+from moorec.split import random_ratio
+
+
+def population(n: int, seed: int = 0) -> list[dict]:
+    """``n`` BPR candidates: log-uniform learning rate, uniform L2 (fixed seed)."""
+    rng = np.random.default_rng(seed)
+    lr = np.exp(rng.uniform(np.log(3e-4), np.log(1e-2), n))
+    l2 = rng.uniform(0.0, 1e-4, n)
+    return [{"lr": float(a), "l2": float(b)} for a, b in zip(lr, l2, strict=True)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16, 64])
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--executors", nargs="+", default=["sequential", "vectorized", "processes", "auto"]
+    )
+    ap.add_argument("--objectives", default="ndcg@10,recall@10,ild@10")
+    ap.add_argument("--out", default="benchmarks/results/population_speed.json")
+    args = ap.parse_args()
+
+    root = data_root()
+    if root is None:
+        raise SystemExit("ml-100k not found: set MOOREC_DATA to the folder holding ml-100k/")
+    data = mr.datasets.load("ml-100k", path=root / "ml-100k")
+    split = random_ratio(data, (0.8, 0.1, 0.1), seed=0)
+    keys = tuple(args.objectives.split(","))
+    fixed = {"epochs": args.epochs, "patience": 0, "batch_size": 2048, "dim": 64}
+    spec = TrialSpec(split, "bpr", keys, fixed, 0)
+    print(
+        f"devices {jax.devices()}; BPR-MF on ml-100k, {args.epochs} epochs per candidate, "
+        f"objectives {list(keys)}"
+    )
+
+    names = list(dict.fromkeys(["sequential", *args.executors]))
+    executors, start_seconds, described = {}, {}, {}
+    for name in names:
+        t0 = time.perf_counter()
+        ex = make_executor(name)
+        ex.start(spec)
+        executors[name] = ex
+        start_seconds[name] = time.perf_counter() - t0
+    rows = []
+    try:
+        for n in args.sizes:
+            configs = population(n)
+            row = {
+                "population": n,
+                "candidates_per_minute": {},
+                "seconds": {},
+                "warmup_seconds": {},
+                "max_abs_diff": {},
+            }
+            reference = None
+            for name in names:
+                ex = executors[name]
+                t0 = time.perf_counter()
+                ex.map(configs)  # warm-up: compilation, worker start-up
+                row["warmup_seconds"][name] = time.perf_counter() - t0
+                times, recs = [], None
+                for _ in range(args.repeats):
+                    t0 = time.perf_counter()
+                    recs = ex.map(configs)
+                    times.append(time.perf_counter() - t0)
+                bad = [r["reason"] for r in recs if r["status"] != "ok"]
+                if bad:
+                    raise SystemExit(f"{name}: failed trials {bad[:3]}")
+                sec = median(times)
+                row["seconds"][name] = sec
+                row["candidates_per_minute"][name] = 60.0 * n / sec
+                values = np.array([[r["valid"][k] for k in keys] for r in recs])
+                if reference is None:
+                    reference = values
+                row["max_abs_diff"][name] = float(np.max(np.abs(values - reference)))
+            cpm = row["candidates_per_minute"]
+            best = max((k for k in cpm if k != "sequential"), key=cpm.get, default="sequential")
+            row["best"] = best
+            row["speedup"] = cpm[best] / cpm["sequential"]
+            if "auto" in cpm:
+                row["auto_over_sequential"] = cpm["auto"] / cpm["sequential"]
+            rows.append(row)
+            cells = "  ".join(f"{k} {v:8.1f}" for k, v in cpm.items())
+            print(
+                f"population {n:3d}: candidates/min {cells}  -> best {best} "
+                f"x{row['speedup']:.2f}",
+                flush=True,
+            )
+        for name, ex in executors.items():
+            described[name] = ex.describe()
+            print(f"{name}: {described[name]}")
+    finally:
+        for ex in executors.values():
+            ex.close()
+
+    print()
+    head = ["population", *names, "best", "speedup"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        cpm = r["candidates_per_minute"]
+        cells = [str(r["population"])] + [f"{cpm[k]:.1f}" for k in names]
+        print("| " + " | ".join(cells + [r["best"], f"{r['speedup']:.2f}x"]) + " |")
+    path = save(
+        args.out,
+        "population_speed",
+        {
+            "protocol": {
+                "data": "ml-100k",
+                "split": "random 8:1:1 per user, seed 0",
+                "model": "bpr",
+                "fixed": fixed,
+                "objectives": list(keys),
+                "repeats": args.repeats,
+                "statistic": "median wall seconds of a population after one warm-up run",
+            },
+            "executors": described,
+            "start_seconds": start_seconds,
+            "rows": rows,
+        },
+    )
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    main()
