@@ -5,11 +5,12 @@ single-threaded worker process per core by default) and closed with the executor
 ``address="tcp://scheduler:8786"`` moorec connects to a running scheduler, which may front any
 deployment, e.g. SLURM through ``dask_jobqueue.SLURMCluster`` (see ``docs/executors.md``).
 
-The trial factory (split included) is scattered to every worker once; each worker builds its
+The trial factory (split included) is installed on every worker by a worker plugin, which the
+scheduler also runs on workers that join later or restart after a crash; each worker builds its
 trainer on first use and keeps it, so compiled programs stay warm across generations. When a
-worker dies mid-trial, the scheduler runs the trial again on another worker (Dask's
-``distributed.scheduler.allowed-failures``, 3 by default); a trial that still cannot finish is a
-failed record, and the search goes on.
+worker dies mid-trial, the scheduler runs the trial again on another (or the restarted) worker
+(Dask's ``distributed.scheduler.allowed-failures``, 3 by default); a trial that still cannot
+finish is a failed record, and the search goes on.
 """
 
 from __future__ import annotations
@@ -23,16 +24,39 @@ from moorec.executors.trial import failed_record
 
 __all__ = ["DaskExecutor"]
 
+try:
+    from distributed import WorkerPlugin
+except ImportError:  # the extra is not installed; DaskExecutor.start says so
+    WorkerPlugin = object
+
+_FACTORIES: dict[str, Any] = {}
 _TRAINERS: dict[str, Any] = {}
 
 
-def _run_trial(factory, token: str, config) -> dict[str, Any]:
+class _TrialPlugin(WorkerPlugin):
+    """Hands a search's trial factory to each worker (present and future)."""
+
+    def __init__(self, token: str, factory):
+        self.token, self.factory = token, factory
+        self.name = f"moorec-{token}"
+
+    def setup(self, worker):
+        """Keep the factory; the trainer is built at the worker's first trial."""
+        _FACTORIES[self.token] = self.factory
+
+    def teardown(self, worker):
+        """Forget the search."""
+        _FACTORIES.pop(self.token, None)
+        _TRAINERS.pop(self.token, None)
+
+
+def _run_trial(token: str, config) -> dict[str, Any]:
     """Runs on a worker: build (once per worker and search) the trainer, train one config."""
     import os
 
     if token not in _TRAINERS:
         _TRAINERS.clear()  # one search at a time per worker
-        _TRAINERS[token] = factory.build()
+        _TRAINERS[token] = _FACTORIES[token].build()
     rec = _TRAINERS[token](config)
     rec["worker"] = os.getpid()
     return rec
@@ -68,7 +92,9 @@ class DaskExecutor(Executor):
                  threads_per_worker: int = 1, retries: int = 0,
                  cluster_kwargs: dict[str, Any] | None = None):  # fmt: skip
         self.address = address
-        self.n_workers = n_workers or available_cores()
+        if n_workers is not None and (isinstance(n_workers, bool) or int(n_workers) < 1):
+            raise ConfigError(f"n_workers must be >= 1, got {n_workers!r}")
+        self.n_workers = int(n_workers) if n_workers is not None else available_cores()
         self.threads_per_worker = threads_per_worker
         self.retries = retries
         self.cluster_kwargs = dict(cluster_kwargs or {})
@@ -93,7 +119,8 @@ class DaskExecutor(Executor):
                 self.client = distributed.Client(self._cluster)
             else:
                 self.client = distributed.Client(self.address)
-        self._factory = self.client.scatter(factory, broadcast=True, hash=False)
+        self._factory = _TrialPlugin(self._token, factory)
+        self.client.register_plugin(self._factory, name=self._factory.name)
 
     def run(self, configs):
         """Submit every config; yield records as the cluster finishes them."""
@@ -101,9 +128,7 @@ class DaskExecutor(Executor):
             raise ConfigError("executor not started: call start(factory) first")
         distributed = _require_distributed()
         futures = {
-            self.client.submit(
-                _run_trial, self._factory, self._token, cfg, pure=False, retries=self.retries
-            ): i
+            self.client.submit(_run_trial, self._token, cfg, pure=False, retries=self.retries): i
             for i, cfg in enumerate(configs)
         }
         for fut in distributed.as_completed(list(futures)):
@@ -126,6 +151,11 @@ class DaskExecutor(Executor):
 
     def close(self) -> None:
         """Close the client and the local cluster this executor started."""
+        if self.client is not None and self._factory is not None and not self._own_client:
+            try:  # a shared cluster forgets this search
+                self.client.unregister_worker_plugin(self._factory.name)
+            except Exception:
+                pass
         if self.client is not None and self._own_client:
             self.client.close()
         if self._cluster is not None:

@@ -244,12 +244,6 @@ def test_dask_search_survives_a_killed_worker(tmp_path, sequential_search):
     assert _trials(run) == _trials(sequential_search)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="cluster.py scatters the factory once: when every worker holding it dies, the "
-    "scattered data is lost and every trial fails with FutureCancelledError",
-)
 def test_dask_single_worker_survives_its_death(tmp_path):
     configs = [{"x": 0.1, "y": 0.0}, {"x": 0.5, "y": 0.5}]
     with make_executor("dask", n_workers=1) as ex:
