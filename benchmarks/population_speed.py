@@ -5,7 +5,8 @@ for every candidate, no early stopping), scored on validation with full ranking.
 of ``N`` candidates draws its learning rates and L2 weights from a fixed seed; every executor
 trains the same population. Each executor is started once (workers, evaluators) and warmed up on
 the population once (compilation; reported apart as ``warmup_seconds``); then the population is
-run ``--repeats`` times and the median wall time is quoted. Executors stay warm across sizes, as
+run ``--repeats`` times (at least ``8 // N``), the executors taking turns within each repeat, and
+the median wall time is quoted. Executors stay warm across sizes, as
 they do across the generations of a search.
 
 ``speedup`` is the best executor's candidates per minute over the sequential executor's, in the
@@ -82,21 +83,25 @@ def main() -> None:
                 "warmup_seconds": {},
                 "max_abs_diff": {},
             }
+            for name in names:  # warm-up: compilation, worker start-up
+                t0 = time.perf_counter()
+                executors[name].map(configs)
+                row["warmup_seconds"][name] = time.perf_counter() - t0
+            # Executors take turns within each repeat, so drifts of the machine hit all alike.
+            times: dict[str, list[float]] = {name: [] for name in names}
+            records: dict[str, list[dict]] = {}
+            for _ in range(max(args.repeats, 8 // n)):  # small populations: more runs
+                for name in names:
+                    t0 = time.perf_counter()
+                    records[name] = executors[name].map(configs)
+                    times[name].append(time.perf_counter() - t0)
             reference = None
             for name in names:
-                ex = executors[name]
-                t0 = time.perf_counter()
-                ex.map(configs)  # warm-up: compilation, worker start-up
-                row["warmup_seconds"][name] = time.perf_counter() - t0
-                times, recs = [], None
-                for _ in range(args.repeats):
-                    t0 = time.perf_counter()
-                    recs = ex.map(configs)
-                    times.append(time.perf_counter() - t0)
+                recs = records[name]
                 bad = [r["reason"] for r in recs if r["status"] != "ok"]
                 if bad:
                     raise SystemExit(f"{name}: failed trials {bad[:3]}")
-                sec = median(times)
+                sec = median(times[name])
                 row["seconds"][name] = sec
                 row["candidates_per_minute"][name] = 60.0 * n / sec
                 values = np.array([[r["valid"][k] for k in keys] for r in recs])
@@ -112,8 +117,7 @@ def main() -> None:
             rows.append(row)
             cells = "  ".join(f"{k} {v:8.1f}" for k, v in cpm.items())
             print(
-                f"population {n:3d}: candidates/min {cells}  -> best {best} "
-                f"x{row['speedup']:.2f}",
+                f"population {n:3d}: candidates/min {cells}  -> best {best} x{row['speedup']:.2f}",
                 flush=True,
             )
         for name, ex in executors.items():
@@ -130,7 +134,7 @@ def main() -> None:
     for r in rows:
         cpm = r["candidates_per_minute"]
         cells = [str(r["population"])] + [f"{cpm[k]:.1f}" for k in names]
-        print("| " + " | ".join(cells + [r["best"], f"{r['speedup']:.2f}x"]) + " |")
+        print("| " + " | ".join([*cells, r["best"], f"{r['speedup']:.2f}x"]) + " |")
     path = save(
         args.out,
         "population_speed",

@@ -143,11 +143,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+EXECUTOR_NAMES = ("sequential", "vectorized", "processes", "dask", "auto")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from moorec.search.config import load_config, run_config
 
     cfg = load_config(args.config)
-    run = run_config(cfg, args.out, progress=not args.quiet)
+    run = run_config(cfg, args.out, progress=not args.quiet, executor=args.executor)
     print(f"\nrun stored in {run.path}")
     return 0
 
@@ -308,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, help="run folder; rerunning with the same folder resumes the search"
     )
     p.add_argument("--quiet", action="store_true", help="no per-generation progress")
+    p.add_argument(
+        "--executor",
+        choices=EXECUTOR_NAMES,
+        help="how each generation is trained (overrides search.executor; default sequential): "
+        "vectorized on an accelerator, processes over CPU cores, dask on a cluster, auto picks",
+    )
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("plot", help="draw one figure from one or more run folders")
     p.add_argument(

@@ -149,3 +149,30 @@ def test_model_args_and_default_protocol(tmp_path):
     with pytest.raises(ConfigError, match=r"KEY=VALUE, got 'oops'"):
         _model_args(["oops"])
     assert default_protocol("bpr") == "random"
+
+
+def test_search_command_executor_from_config_and_flag(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        SEARCH_TOML.replace("seed = 0\nobjectives", 'seed = 0\nexecutor = "vectorized"\nobjectives')
+    )
+    assert main(["search", str(cfg), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    a = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert a["executor"]["name"] == "vectorized"
+    flag = ["--executor", "sequential", "--quiet"]
+    assert main(["search", str(cfg), "--out", str(tmp_path / "b"), *flag]) == 0
+    b = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert b["executor"] == {"name": "sequential"}
+    rows, ref = (
+        [
+            r
+            for r in map(json.loads, (tmp_path / d / "trials.jsonl").read_text().splitlines())
+            if r["type"] == "trial"
+        ]
+        for d in ("a", "b")
+    )
+    assert [r["config"] for r in rows] == [r["config"] for r in ref]
+    for r, s in zip(rows, ref, strict=True):
+        assert r["valid"]["ndcg@10"] == pytest.approx(s["valid"]["ndcg@10"], abs=1e-6)
+    with pytest.raises(SystemExit):
+        main(["search", str(cfg), "--out", str(tmp_path / "c"), "--executor", "gpu"])

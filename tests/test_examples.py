@@ -24,6 +24,7 @@ ARGS = {
         "run",
     ],
     "paper_figures.py": ["--synthetic", "--out", "figs", "--runs-dir", "runs"],
+    "population_executors.py": ["--synthetic", "--pop-size", "4", "--epochs", "2"],
 }
 
 

@@ -30,7 +30,7 @@ from flax import nnx
 from moorec.data.interactions import Interactions
 from moorec.errors import ConfigError, check_positive_int
 from moorec.models.base import Recommender
-from moorec.models.mf import bpr_loss
+from moorec.models.mf import bpr_loss, embedding_dropout
 
 __all__ = ["EDGE_BLOCK", "LightGCN", "normalized_adjacency", "propagate"]
 
@@ -120,6 +120,8 @@ class LightGCN(Recommender):
         ``l2``: weight of ``0.5 * (|e_u|^2 + |e_i|^2 + |e_j|^2)`` averaged over the batch,
         on the layer-0 embeddings of the batch's user, positive and negative (the form and the
         ``1e-4`` of the paper's code; RecBole's ``reg_weight`` 1e-5 multiplies unsquared norms).
+        ``dropout``: rate of inverted dropout on the batch's final user and item embeddings in
+        the BPR term (default 0: none, as in the paper, which drops dropout from NGCF).
 
     The graph comes from the training interactions alone and is fixed at construction; it is
     kept as non-trainable ``nnx.Variable`` arrays (``count_params`` counts only the embeddings).
@@ -148,8 +150,8 @@ class LightGCN(Recommender):
     """
 
     sampler = "pairs"
-    hparam_names = ("l2",)
-    hparam_defaults: ClassVar[dict[str, float]] = {"l2": 0.0}
+    hparam_names = ("l2", "dropout")
+    hparam_defaults: ClassVar[dict[str, float]] = {"l2": 0.0, "dropout": 0.0}
 
     def __init__(
         self,
@@ -217,9 +219,9 @@ class LightGCN(Recommender):
         """BPR on the final embeddings plus L2 on the batch's layer-0 rows (class docstring)."""
         u, p, n, w = batch["user"], batch["pos"], batch["neg"], batch["weight"]
         eu, ei = self.embeddings()
-        fu = eu[u]
-        pos = jnp.sum(fu * ei[p], axis=-1)
-        neg = jnp.sum(fu * ei[n], axis=-1)
+        fu, fp, fn = embedding_dropout((eu[u], ei[p], ei[n]), hparams, batch)
+        pos = jnp.sum(fu * fp, axis=-1)
+        neg = jnp.sum(fu * fn, axis=-1)
         ego_u, ego_p, ego_n = self.user_emb[...][u], self.item_emb[...][p], self.item_emb[...][n]
         reg = 0.5 * jnp.sum(ego_u**2 + ego_p**2 + ego_n**2, axis=-1)
         reg = jnp.sum(w * reg) / jnp.maximum(jnp.sum(w), 1.0)

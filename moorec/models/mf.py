@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from moorec.models.base import Recommender
+from moorec.models.ncf import dropout
 
 __all__ = [
     "BPRMF",
@@ -103,6 +104,34 @@ def jaccard_similarity(categories: jax.Array) -> jax.Array:
     return jnp.where(union > 0, inter / jnp.maximum(union, 1.0), 0.0)
 
 
+def embedding_dropout(
+    rows: tuple[jax.Array, ...], hparams: Mapping[str, jax.Array], batch: Mapping[str, jax.Array]
+) -> tuple[jax.Array, ...]:
+    """Inverted dropout on a batch's embedding rows at rate ``hparams["dropout"]``.
+
+    Runs under ``lax.cond``: a zero rate costs nothing and returns the rows unchanged; the rate
+    is an array, so another value does not recompile. Without a ``dropout`` hyperparameter or
+    a ``batch["rng"]`` key the rows are returned as they are.
+
+    Args:
+        rows: ``[B, d]`` arrays (e.g. user, positive and negative item embeddings).
+        hparams: the loss hyperparameters.
+        batch: the training batch (its ``rng`` key draws the masks).
+
+    Returns:
+        The rows, each entry zeroed with probability ``rate`` and the rest scaled by
+        ``1 / (1 - rate)``.
+    """
+    rate = hparams.get("dropout")
+    if rate is None or "rng" not in batch:
+        return rows
+    def drop():
+        keys = jax.random.split(jax.random.fold_in(batch["rng"], 7), len(rows))
+        return tuple(dropout(x, rate, keys[i]) for i, x in enumerate(rows))
+
+    return jax.lax.cond(rate > 0, drop, lambda: tuple(rows))
+
+
 class BPRMF(Recommender):
     """Matrix factorisation trained with the BPR pairwise loss.
 
@@ -119,6 +148,9 @@ class BPRMF(Recommender):
         (:func:`expected_intra_list_similarity`, after Wasilewski and Hurley 2016); larger
         values trade accuracy for lists whose items share fewer categories (higher ILD).
         ``div_temperature``: temperature of that soft list (default 1).
+        ``dropout``: rate of inverted dropout on the batch's user and item embedding rows in
+        the BPR term (:func:`embedding_dropout`; default 0, none); L2 and the diversity term
+        read the embeddings without dropout.
 
     Args:
         n_users: number of users.
@@ -128,12 +160,13 @@ class BPRMF(Recommender):
     """
 
     sampler = "pairs"
-    hparam_names = ("l2", "pop_weight", "div_weight", "div_temperature")
+    hparam_names = ("l2", "pop_weight", "div_weight", "div_temperature", "dropout")
     hparam_defaults: ClassVar[dict[str, float]] = {
         "l2": 0.0,
         "pop_weight": 0.0,
         "div_weight": 0.0,
         "div_temperature": 1.0,
+        "dropout": 0.0,
     }
 
     def __init__(self, n_users: int, n_items: int, dim: int = 64, *, rngs: nnx.Rngs):
@@ -153,8 +186,9 @@ class BPRMF(Recommender):
         eu = self.user_emb[...][batch["user"]]
         ep = self.item_emb[...][batch["pos"]]
         en = self.item_emb[...][batch["neg"]]
-        pos = jnp.sum(eu * ep, axis=-1)
-        neg = jnp.sum(eu * en, axis=-1)
+        du, dp, dn = embedding_dropout((eu, ep, en), hparams, batch)
+        pos = jnp.sum(du * dp, axis=-1)
+        neg = jnp.sum(du * dn, axis=-1)
         w = batch["weight"]
         reg = 0.5 * jnp.sum(eu**2 + ep**2 + en**2, axis=-1)
         reg = jnp.sum(w * reg) / jnp.maximum(jnp.sum(w), 1.0)

@@ -22,6 +22,7 @@
     pop_size = 16
     generations = 8
     seed = 0
+    executor = "auto"            # sequential | vectorized | processes | dask | auto
     objectives = ["ndcg@10", "ild@10", "latency_ms"]
     constraints = ["latency_ms <= 5"]
 
@@ -59,6 +60,8 @@ SECTIONS = {
         "constraints",
         "knee",
         "knee_weights",
+        "executor",
+        "executor_options",
     ),
     "reference": None,
     "space": None,
@@ -100,8 +103,20 @@ def check_config(cfg: Mapping[str, Any]) -> None:
         raise ConfigError("the config needs search.objectives, e.g. ['ndcg@10', 'ild@10']")
 
 
-def run_config(cfg: Mapping[str, Any], out: str | Path, *, progress: bool = True):
+def run_config(
+    cfg: Mapping[str, Any],
+    out: str | Path,
+    *,
+    progress: bool = True,
+    executor: str | None = None,
+):
     """Load the data, split it and run the search a config describes.
+
+    Args:
+        cfg: a checked config (:func:`load_config`).
+        out: run folder.
+        progress: print a line per generation.
+        executor: overrides ``search.executor`` (default ``sequential``).
 
     Returns:
         The stored :class:`~moorec.results.Run`.
@@ -137,6 +152,8 @@ def run_config(cfg: Mapping[str, Any], out: str | Path, *, progress: bool = True
         constraints=s.pop("constraints", ()),
         knee=s.pop("knee", "asf"),
         knee_weights=s.pop("knee_weights", None),
+        executor=executor or s.pop("executor", "sequential"),
+        executor_options=s.pop("executor_options", None),
         fixed=cfg.get("fixed", {}),
         reference=cfg.get("reference"),
         data_info={
