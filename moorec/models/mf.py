@@ -125,6 +125,7 @@ def embedding_dropout(
     rate = hparams.get("dropout")
     if rate is None or "rng" not in batch:
         return rows
+
     def drop():
         keys = jax.random.split(jax.random.fold_in(batch["rng"], 7), len(rows))
         return tuple(dropout(x, rate, keys[i]) for i, x in enumerate(rows))
