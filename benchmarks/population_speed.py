@@ -3,11 +3,11 @@
 BPR-MF on ml-100k (random 8:1:1 per user, embedding 64, batch 2048, the same number of epochs
 for every candidate, no early stopping), scored on validation with full ranking. A population
 of ``N`` candidates draws its learning rates and L2 weights from a fixed seed; every executor
-trains the same population. Each executor is started once (workers, evaluators) and warmed up on
-the population once (compilation; reported apart as ``warmup_seconds``); then the population is
-run ``--repeats`` times (at least ``8 // N``), the executors taking turns within each repeat, and
-the median wall time is quoted. Executors stay warm across sizes, as
-they do across the generations of a search.
+trains the same population. The executors run one after another, each alone on the machine (started
+once, closed before the next starts); for each size an executor is warmed up on the population
+once (compilation, worker start-up; reported apart as ``warmup_seconds``), then the population
+is run ``--repeats`` times (at least ``8 // N``) and the median wall time is quoted. Executors
+stay warm across sizes, as they do across the generations of a search.
 
 ``speedup`` is the best executor's candidates per minute over the sequential executor's, in the
 same process. ``max_abs_diff`` is the largest difference of a ranking objective from the
@@ -65,67 +65,63 @@ def main() -> None:
     )
 
     names = list(dict.fromkeys(["sequential", *args.executors]))
-    executors, start_seconds, described = {}, {}, {}
+    configs_by_size = {n: population(n) for n in args.sizes}
+    seconds: dict[str, dict[int, float]] = {}
+    warmup: dict[str, dict[int, float]] = {}
+    values: dict[str, dict[int, np.ndarray]] = {}
+    start_seconds, described = {}, {}
+    # One executor alive at a time, as in a search: idle workers of another executor (a Dask
+    # cluster's heartbeats and profilers, say) would otherwise share the cores.
     for name in names:
         t0 = time.perf_counter()
         ex = make_executor(name)
-        ex.start(spec)
-        executors[name] = ex
-        start_seconds[name] = time.perf_counter() - t0
-    rows = []
-    try:
-        for n in args.sizes:
-            configs = population(n)
-            row = {
-                "population": n,
-                "candidates_per_minute": {},
-                "seconds": {},
-                "warmup_seconds": {},
-                "max_abs_diff": {},
-            }
-            for name in names:  # warm-up: compilation, worker start-up
+        try:
+            ex.start(spec)
+            start_seconds[name] = time.perf_counter() - t0
+            seconds[name], warmup[name], values[name] = {}, {}, {}
+            for n, configs in configs_by_size.items():
                 t0 = time.perf_counter()
-                executors[name].map(configs)
-                row["warmup_seconds"][name] = time.perf_counter() - t0
-            # Executors take turns within each repeat, so drifts of the machine hit all alike.
-            times: dict[str, list[float]] = {name: [] for name in names}
-            records: dict[str, list[dict]] = {}
-            for _ in range(max(args.repeats, 8 // n)):  # small populations: more runs
-                for name in names:
+                ex.map(configs)  # warm-up: compilation, worker start-up
+                warmup[name][n] = time.perf_counter() - t0
+                times, recs = [], []
+                for _ in range(max(args.repeats, 8 // n)):  # small populations: more runs
                     t0 = time.perf_counter()
-                    records[name] = executors[name].map(configs)
-                    times[name].append(time.perf_counter() - t0)
-            reference = None
-            for name in names:
-                recs = records[name]
+                    recs = ex.map(configs)
+                    times.append(time.perf_counter() - t0)
                 bad = [r["reason"] for r in recs if r["status"] != "ok"]
                 if bad:
                     raise SystemExit(f"{name}: failed trials {bad[:3]}")
-                sec = median(times[name])
-                row["seconds"][name] = sec
-                row["candidates_per_minute"][name] = 60.0 * n / sec
-                values = np.array([[r["valid"][k] for k in keys] for r in recs])
-                if reference is None:
-                    reference = values
-                row["max_abs_diff"][name] = float(np.max(np.abs(values - reference)))
-            cpm = row["candidates_per_minute"]
-            best = max((k for k in cpm if k != "sequential"), key=cpm.get, default="sequential")
-            row["best"] = best
-            row["speedup"] = cpm[best] / cpm["sequential"]
-            if "auto" in cpm:
-                row["auto_over_sequential"] = cpm["auto"] / cpm["sequential"]
-            rows.append(row)
-            cells = "  ".join(f"{k} {v:8.1f}" for k, v in cpm.items())
-            print(
-                f"population {n:3d}: candidates/min {cells}  -> best {best} x{row['speedup']:.2f}",
-                flush=True,
-            )
-        for name, ex in executors.items():
+                seconds[name][n] = median(times)
+                values[name][n] = np.array([[r["valid"][k] for k in keys] for r in recs])
+                print(
+                    f"{name:>10} population {n:3d}: {60 * n / seconds[name][n]:8.1f} "
+                    f"candidates/min (warm-up {warmup[name][n]:.1f} s)",
+                    flush=True,
+                )
             described[name] = ex.describe()
             print(f"{name}: {described[name]}")
-    finally:
-        for ex in executors.values():
+        finally:
             ex.close()
+
+    rows = []
+    for n in args.sizes:
+        cpm = {name: 60.0 * n / seconds[name][n] for name in names}
+        best = max((k for k in cpm if k != "sequential"), key=cpm.get, default="sequential")
+        row = {
+            "population": n,
+            "candidates_per_minute": cpm,
+            "seconds": {name: seconds[name][n] for name in names},
+            "warmup_seconds": {name: warmup[name][n] for name in names},
+            "max_abs_diff": {
+                name: float(np.max(np.abs(values[name][n] - values["sequential"][n])))
+                for name in names
+            },
+            "best": best,
+            "speedup": cpm[best] / cpm["sequential"],
+        }
+        if "auto" in cpm:
+            row["auto_over_sequential"] = cpm["auto"] / cpm["sequential"]
+        rows.append(row)
 
     print()
     head = ["population", *names, "best", "speedup"]

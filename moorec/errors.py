@@ -17,6 +17,7 @@ __all__ = [
     "DataNotFoundError",
     "DownloadError",
     "EmptyDataError",
+    "ExecutorError",
     "MoorecError",
     "RecordError",
     "RunConfigMismatchError",
@@ -97,6 +98,10 @@ def check_positive_int(name: str, value: object) -> int:
 
 class TrainingError(MoorecError):
     """Training failed, e.g. the loss became NaN or infinite."""
+
+
+class ExecutorError(MoorecError):
+    """An executor could not run a population (workers that do not start, a lost cluster)."""
 
 
 class RunStoreError(MoorecError):

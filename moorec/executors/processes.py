@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from moorec.errors import ConfigError
+from moorec.errors import ConfigError, ExecutorError
 from moorec.executors.base import Executor, available_cores
 from moorec.executors.trial import failed_record
 
@@ -29,8 +29,10 @@ __all__ = ["ProcessExecutor"]
 _TRAINER: Any = None
 
 
-def _init_worker(factory) -> None:
+def _init_worker(factory, slots=None) -> None:
     global _TRAINER
+    if slots is not None:  # pin this worker to its own cores
+        os.sched_setaffinity(0, slots.get(timeout=60))
     _TRAINER = factory.build()
 
 
@@ -75,18 +77,25 @@ class ProcessExecutor(Executor):
         threads_per_worker: CPU threads XLA may use in each worker (default: the cores divided
             among the workers, at least 1).
         retries: times a candidate is run again after its worker died.
+        start_timeout: seconds the workers may take to start (import, data, evaluators).
+        pin: pin each worker to its own share of the cores (``os.sched_setaffinity``) when
+            there are no more workers than cores. Unpinned workers migrate between cores and,
+            measured on a 2-core machine, two of them ran 1.4x slower each than two pinned ones.
     """
 
     name = "processes"
 
     def __init__(self, workers: int | None = None, threads_per_worker: int | None = None,
-                 retries: int = 1):  # fmt: skip
+                 retries: int = 1, pin: bool = True,
+                 start_timeout: float = 300.0):  # fmt: skip
         cores = available_cores()
         self.workers = int(workers) if workers is not None else cores
         if self.workers < 1:
             raise ConfigError(f"workers must be >= 1, got {workers!r}")
         self.threads = threads_per_worker or max(1, cores // self.workers)
         self.retries = int(retries)
+        self.start_timeout = float(start_timeout)
+        self.pin = bool(pin) and hasattr(os, "sched_setaffinity") and self.workers <= cores
         self._pool: ProcessPoolExecutor | None = None
         self._factory = None
         self.pids: list[int] = []
@@ -99,13 +108,32 @@ class ProcessExecutor(Executor):
 
     def _start_pool(self) -> None:
         ctx = multiprocessing.get_context("spawn")
+        slots = None
+        if self.pin:
+            cores = sorted(os.sched_getaffinity(0))
+            slots = ctx.Queue()
+            for w in range(self.workers):
+                slots.put(set(cores[w :: self.workers]))
         # Workers share this machine's accelerator, if any: no up-front grab of its memory.
         with _environ(XLA_FLAGS=xla_cpu_flags(self.threads), XLA_PYTHON_CLIENT_PREALLOCATE="false"):
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self._factory,)
+                self.workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(self._factory, slots),
             )
             # Start every worker now, while the environment holds the thread limits.
             futures = [self._pool.submit(_ping) for _ in range(self.workers)]
+            done, _ = wait(futures, timeout=self.start_timeout)
+            if len(done) < len(futures) or any(f.exception() for f in done):
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                raise ExecutorError(
+                    f"{self.workers} worker processes did not start within "
+                    f"{self.start_timeout:g} s. Workers are spawned, so they import the main "
+                    "script again: a script using the processes executor must start its work "
+                    "under `if __name__ == '__main__':`"
+                )
             self.pids = sorted({f.result() for f in futures} | set(self._pool._processes))
 
     def run(self, configs):
@@ -160,6 +188,7 @@ class ProcessExecutor(Executor):
             "name": self.name,
             "workers": self.workers,
             "threads_per_worker": self.threads,
+            "pinned": self.pin,
             "restarts": self.restarts,
         }
 

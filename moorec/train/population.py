@@ -78,7 +78,15 @@ def _same(trees: Sequence[Any]) -> bool:
 
 @functools.partial(
     jax.jit,
-    static_argnames=("graphdef", "tx", "sampler", "neg_rounds", "rest_axis", "order_axis"),
+    static_argnames=(
+        "graphdef",
+        "tx",
+        "sampler",
+        "neg_rounds",
+        "rest_axis",
+        "order_axis",
+        "batched_hparams",
+    ),
     donate_argnames=("opt_state",),
 )
 def population_epoch(
@@ -98,6 +106,7 @@ def population_epoch(
     neg_rounds: int,
     rest_axis: int | None,
     order_axis: int | None,
+    batched_hparams: tuple[str, ...] | None = None,
 ) -> tuple[nnx.State, optax.OptState, jax.Array]:
     """One epoch of every candidate (:func:`~moorec.train.loop.epoch_body` under ``jax.vmap``).
 
@@ -111,13 +120,18 @@ def population_epoch(
             seed) or ``[P, n_batches, B]``.
         weight: like ``order``, float32.
         keys: this epoch's PRNG key (shared, ``order_axis=None``) or ``[P]`` keys.
-        hparams: name -> ``[P]`` float32.
+        hparams: name -> ``[P]`` float32 for the names in ``batched_hparams``, a scalar shared
+            by every candidate for the others.
         active: ``[P]`` bool; inactive candidates keep their parameters and state.
         tx: the optimiser (static).
         sampler: the sampler class (static).
         neg_rounds: negative redraw rounds (static).
         rest_axis: ``0`` or ``None`` (static).
         order_axis: ``0`` or ``None`` (static).
+        batched_hparams: names of the per-candidate hyperparameters (static; default all). A
+            shared one keeps ``lax.cond`` a real branch under ``vmap``: a loss term whose weight
+            is 0 for the whole population costs nothing, where a batched predicate would
+            compute both branches for every candidate.
 
     Returns:
         ``(params, opt_state, losses)``, ``losses`` ``[P, n_batches]``.
@@ -132,7 +146,9 @@ def population_epoch(
 
     # Shared orders come with shared keys (one seed for all): the batches and negatives then
     # do not depend on the candidate, and vmap computes them once for the whole population.
-    axes = (0, rest_axis, 0, order_axis, order_axis, order_axis, 0, 0)
+    batched = tuple(hparams) if batched_hparams is None else batched_hparams
+    hp_axes = {n: (0 if n in batched else None) for n in hparams}
+    axes = (0, rest_axis, 0, order_axis, order_axis, order_axis, hp_axes, 0)
     return jax.vmap(one, in_axes=axes)(
         params, rest, opt_state, order, weight, keys, hparams, active
     )
@@ -246,7 +262,12 @@ def fit_population(
         rest, rest_axis = rests[0], None
     else:
         rest, rest_axis = stack(rests + [rests[0]] * n_pad), 0
-    hparams = stack([c.hparams(names, defaults) for c in all_configs])
+    hp_list = [c.hparams(names, defaults) for c in all_configs]
+    batched = tuple(
+        n for n in names if any(float(h[n]) != float(hp_list[0][n]) for h in hp_list[1:])
+    )
+    hparams = {n: (jnp.stack([h[n] for h in hp_list]) if n in batched else hp_list[0][n])
+               for n in names}  # fmt: skip
     seeds = [c.seed for c in all_configs]
     roots = jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
     order_axis = None if len(set(seeds)) == 1 else 0
@@ -266,7 +287,8 @@ def fit_population(
         def replicate(x):
             return jax.device_put(x, everywhere)
 
-        params, hparams, roots = put(params), put(hparams), put(roots)
+        params, roots = put(params), put(roots)
+        hparams = {n: (put(v) if n in batched else replicate(v)) for n, v in hparams.items()}
         data = replicate(data)
         if rest_axis is None:
             rest = replicate(rest)
@@ -309,7 +331,7 @@ def fit_population(
             graphdef, params, rest, opt_state, data, order, weight,
             keys if order_axis is not None else jax.random.fold_in(root0, epoch), hparams,
             put(jnp.asarray(active)), tx=tx, sampler=sampler, neg_rounds=c0.neg_rounds,
-            rest_axis=rest_axis, order_axis=order_axis,
+            rest_axis=rest_axis, order_axis=order_axis, batched_hparams=batched,
         )  # fmt: skip
         loss = np.asarray(jnp.mean(losses, axis=1))
         due = []

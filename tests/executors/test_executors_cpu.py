@@ -343,3 +343,38 @@ def test_search_rejects_a_bad_executor_before_training(tmp_path):
     with pytest.raises(ConfigError, match="bogus"):
         _search(tmp_path / "run2", Closed(), executor="processes", executor_options={"bogus": 1})
     assert not (tmp_path / "run").exists() and not (tmp_path / "run2").exists()
+
+
+NO_MAIN_GUARD = """
+import sys
+sys.path.insert(0, "tests")
+import moorec as mr
+from conftest import planted_interactions
+from moorec.executors import TrialSpec, make_executor
+from moorec.split import random_ratio
+
+split = random_ratio(planted_interactions(), (0.8, 0.1, 0.1), seed=0)
+ex = make_executor("processes", start_timeout=15)
+try:
+    ex.start(TrialSpec(split, "bpr", ("ndcg@10",), {"epochs": 1}, 0))
+except mr.MoorecError as err:
+    print(type(err).__name__, err)
+"""
+
+
+def test_workers_that_cannot_start_raise_a_clear_error(tmp_path):
+    """A script without a main guard cannot spawn workers: an error says so, no hang."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "no_guard.py"
+    script.write_text(NO_MAIN_GUARD)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=240
+    )
+    assert "ExecutorError 2 worker processes did not start within 15 s" in proc.stdout, (
+        proc.stdout[-1000:] + proc.stderr[-1000:]
+    )
+    assert "if __name__ == '__main__':" in proc.stdout
