@@ -284,3 +284,35 @@ def test_population_sharded_over_four_cpu_devices(tmp_path):
         assert ea == eb
         for k in va:
             assert math.isclose(va[k], vb[k], abs_tol=1e-6), k
+
+
+ZOO = {
+    "bpr": {"dim": 8},
+    "neumf": {"dim": 8, "layers": (16, 8)},
+    "lightgcn": {"dim": 8, "n_layers": 2},
+    "two_tower": {"dim": 8},
+    "sasrec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
+    "bert4rec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_every_model_trains_vectorized_as_it_does_alone(name, planted_split):
+    """Per-candidate dropout, L2, learning rate and early stopping, for each model family."""
+    assert sorted(ZOO) == sorted(mr.models.available())
+    fixed = {"epochs": 3, "batch_size": 256, **ZOO[name]}
+    spec = TrialSpec(planted_split, name, ("ndcg@10", "ild@10", "params"), fixed, 0)
+    configs = [
+        {"lr": 1e-2, "patience": 0, "dropout": 0.1},
+        {"lr": 3e-3, "patience": 1, "dropout": 0.2, "l2": 1e-4},
+    ]
+    out = {}
+    for executor in ("sequential", "vectorized"):
+        with make_executor(executor) as ex:
+            ex.start(spec)
+            out[executor] = ex.map(configs)
+    for a, b in zip(out["sequential"], out["vectorized"], strict=True):
+        assert a["status"] == b["status"] == "ok", (a.get("reason"), b.get("reason"))
+        assert a["best_epoch"] == b["best_epoch"]
+        for k, v in a["valid"].items():
+            assert b["valid"][k] == pytest.approx(v, abs=1e-6), k
