@@ -304,6 +304,8 @@ def search(
             "failures": sum(1 for t in store.trials() if t["status"] == "failed"),
             "trained_this_session": state["trained"],
         }
+        if state["started"]:  # what ran, with its final counts (restarts, candidates per path)
+            store.update_manifest(executor=runner.describe())
     finally:
         runner.close()
     store.write_front(front)
