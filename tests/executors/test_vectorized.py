@@ -222,6 +222,8 @@ def test_search_with_the_vectorized_executor(planted_split, tmp_path):
         planted_split, space, objectives, out=tmp_path / "b", executor="vectorized", **kw
     )
     assert b.manifest["executor"]["name"] == "vectorized"
+    # refreshed at the end of the search: the batches that ran (0 when the search started)
+    assert b.manifest["executor"]["batches"] >= 1
     ta, tb = a.trials(), b.trials()
     assert [t["config"] for t in ta] == [t["config"] for t in tb]
     assert {t["executor"] for t in tb} == {"vectorized"}
