@@ -101,6 +101,21 @@ class TrainConfig:
             raise ConfigError(f"neg_rounds must be >= 0, got {self.neg_rounds!r}")
         object.__setattr__(self, "loss_weights", dict(self.loss_weights))
 
+    def validates_at(self, epoch: int) -> bool:
+        """Whether validation is due after ``epoch`` (1-based): every ``eval_every``, and last."""
+        return epoch % self.eval_every == 0 or epoch == self.epochs
+
+    def host_rng(self) -> np.random.Generator:
+        """The NumPy generator of the host-side epoch orders, derived from ``seed``."""
+        return np.random.default_rng(np.random.SeedSequence(self.seed).spawn(1)[0])
+
+    def loss_error(self, loss: float, epoch: int) -> TrainingError:
+        """The error of a non-finite ``loss`` at ``epoch``, naming this config's values."""
+        return TrainingError(
+            f"loss became {loss} at epoch {epoch} (lr={self.lr}, l2={self.l2}, "
+            f"loss_weights={dict(self.loss_weights)})"
+        )
+
     def hparams(
         self, names: tuple[str, ...], defaults: Mapping[str, float] | None = None
     ) -> dict[str, jax.Array]:
@@ -277,8 +292,7 @@ def fit(
     opt_state.hyperparams["learning_rate"] = jnp.asarray(config.lr, jnp.float32)
     hparams = config.hparams(model.hparam_names, model.hparam_defaults)
     root = jax.random.key(config.seed)
-    np_seed = np.random.SeedSequence(config.seed)
-    host_rng = np.random.default_rng(np_seed.spawn(1)[0])
+    host_rng = config.host_rng()
 
     best = (params, rest)
     best_value, best_epoch, since_best = -math.inf, 0, 0
@@ -312,11 +326,8 @@ def fit(
             loss = float(jnp.mean(losses))
             row: dict[str, float] = {"epoch": epoch, "loss": loss}
             if not math.isfinite(loss):
-                raise TrainingError(
-                    f"loss became {loss} at epoch {epoch} (lr={config.lr}, l2={config.l2}, "
-                    f"loss_weights={dict(config.loss_weights)})"
-                )
-            if validate is not None and (epoch % config.eval_every == 0 or epoch == config.epochs):
+                raise config.loss_error(loss, epoch)
+            if validate is not None and config.validates_at(epoch):
                 nnx.update(model, params, rest)
                 value = float(validate(model))
                 row["valid"] = value

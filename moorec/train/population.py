@@ -32,7 +32,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from moorec.errors import ConfigError, TrainingError
+from moorec.errors import ConfigError
 from moorec.models.base import Recommender
 from moorec.train.loop import TrainConfig, epoch_body, optimizer
 from moorec.train.sampling import SAMPLERS, epoch_order
@@ -269,10 +269,9 @@ def fit_population(
     hparams = {n: (jnp.stack([h[n] for h in hp_list]) if n in batched else hp_list[0][n])
                for n in names}  # fmt: skip
     seeds = [c.seed for c in all_configs]
-    roots = jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
     order_axis = None if len(set(seeds)) == 1 else 0
-    root0 = jax.random.key(seeds[0])
-    rngs = {s: np.random.default_rng(np.random.SeedSequence(s).spawn(1)[0]) for s in set(seeds)}
+    # One host generator per distinct seed: candidates of one seed share its epoch orders.
+    rngs = {c.seed: c.host_rng() for c in all_configs}
 
     put = replicate = lambda x: x
     if mesh is not None:
@@ -287,7 +286,7 @@ def fit_population(
         def replicate(x):
             return jax.device_put(x, everywhere)
 
-        params, roots = put(params), put(roots)
+        params = put(params)
         hparams = {n: (put(v) if n in batched else replicate(v)) for n, v in hparams.items()}
         data = replicate(data)
         if rest_axis is None:
@@ -312,24 +311,28 @@ def fit_population(
     errors: list[Exception | None] = [None] * P
     best_params = params
     n_rows = sampler.n_rows(data)
-    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+    if order_axis is None:
+        root = jax.random.key(seeds[0])
+    else:
+        roots = put(jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32)))
+        fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
     max_epochs = max(c.epochs for c in configs)
 
     for epoch in range(1, max_epochs + 1):
         if not active.any():
             break
         t0 = time.perf_counter()
-        keys = None if order_axis is None else put(fold(roots, epoch))
         if order_axis is None:
             order, weight = epoch_order(n_rows, c0.batch_size, rngs[seeds[0]])
             order, weight = replicate(order), replicate(weight)
+            keys = jax.random.fold_in(root, epoch)
         else:
             pairs = [epoch_order(n_rows, c0.batch_size, rngs[s]) for s in seeds]
             order = put(np.stack([p[0] for p in pairs]))
             weight = put(np.stack([p[1] for p in pairs]))
+            keys = put(fold(roots, epoch))
         params, opt_state, losses = population_epoch(
-            graphdef, params, rest, opt_state, data, order, weight,
-            keys if order_axis is not None else jax.random.fold_in(root0, epoch), hparams,
+            graphdef, params, rest, opt_state, data, order, weight, keys, hparams,
             put(jnp.asarray(active)), tx=tx, sampler=sampler, neg_rounds=c0.neg_rounds,
             rest_axis=rest_axis, order_axis=order_axis, batched_hparams=batched,
         )  # fmt: skip
@@ -339,14 +342,11 @@ def fit_population(
             c = all_configs[i]
             row: dict[str, float] = {"epoch": epoch, "loss": float(loss[i])}
             if not math.isfinite(row["loss"]):
-                errors[i] = TrainingError(
-                    f"loss became {row['loss']} at epoch {epoch} (lr={c.lr}, l2={c.l2}, "
-                    f"loss_weights={dict(c.loss_weights)})"
-                )
+                errors[i] = c.loss_error(row["loss"], epoch)
                 active[i] = False
                 continue
             history[i].append(row)
-            if validated[i] and (epoch % c.eval_every == 0 or epoch == c.epochs):
+            if validated[i] and c.validates_at(epoch):
                 due.append(i)
         if due:
             values = np.asarray(validate(graphdef, params, rest, rest_axis))
