@@ -123,9 +123,13 @@ class VectorizedExecutor(Executor):
         free = sum(device_memory_bytes(d) for d in self.devices)
         return max(1, int(free * self.memory_fraction // max(per, 1)))
 
-    def _group(self, n_items: int, chunk_users: int) -> int:
-        per = 4 * chunk_users * n_items / 2**20
-        return max(1, int(self.rank_memory_mb // max(per, 1e-9)))
+    def _rank(self, ev, graphdef, params, rest, rest_axis, like):
+        """``ev``'s full ranking of every candidate, ``rank_memory_mb`` of scores at a time."""
+        per = 4 * ev.chunk_users * ev.n_items / 2**20
+        group = max(1, int(self.rank_memory_mb // max(per, 1e-9)))
+        return ev.rank_population(
+            graphdef, params, rest, rest_axis=rest_axis, group=group, like=like
+        )
 
     # -- running ----------------------------------------------------------------------------
 
@@ -155,7 +159,8 @@ class VectorizedExecutor(Executor):
                 yield from self._run_batch(members[start : start + limit], base)
 
     def _needs_models(self) -> bool:
-        keys = set(self.trainer.valid.objectives and [o.key for o in self.trainer.valid.objectives])
+        """Whether an objective is measured on each candidate's own model (latency, PEFT size)."""
+        keys = {o.key for o in self.trainer.valid.objectives}
         return bool(keys & {"latency_ms", "latency_p95_ms", "trainable_params"})
 
     def _run_batch(self, members, base):
@@ -192,11 +197,7 @@ class VectorizedExecutor(Executor):
             params = jax.tree.map(lambda x: x[take], params)
             if fitted.rest_axis is not None:
                 rest = jax.tree.map(lambda x: x[take], rest)
-        topk, hits = valid.rank_population(
-            fitted.graphdef, params, rest, rest_axis=fitted.rest_axis,
-            group=self._group(valid.n_items, valid.chunk_users),
-            max_len=int(getattr(base, "max_len", 50)), uses_history=base.uses_history,
-        )  # fmt: skip
+        topk, hits = self._rank(valid, fitted.graphdef, params, rest, fitted.rest_axis, base)
         t2 = time.perf_counter()
         self.timings["rank"] += t2 - t1
         size = {"params": float(count_params(base))}
@@ -224,11 +225,7 @@ class VectorizedExecutor(Executor):
         model0 = models[0]
 
         def validate(graphdef, params, rest, rest_axis):
-            topk, hits = ev.rank_population(
-                graphdef, params, rest, rest_axis=rest_axis,
-                group=self._group(ev.n_items, ev.chunk_users),
-                max_len=int(getattr(model0, "max_len", 50)), uses_history=model0.uses_history,
-            )  # fmt: skip
+            topk, hits = self._rank(ev, graphdef, params, rest, rest_axis, model0)
             return np.array([v[obj.key] for v in ev.values_population(topk, hits)])
 
         mesh = self.mesh if self.mesh is not None and len(models) > 1 else None

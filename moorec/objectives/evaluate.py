@@ -242,6 +242,12 @@ class Evaluator:
             ]
         return self._histories[length]
 
+    def _histories_for(self, model: Recommender) -> list[jax.Array | None]:
+        """Per chunk, the recent items ``model`` reads (``None`` for a non-sequential model)."""
+        if model.uses_history:
+            return self._history(int(model.max_len))
+        return [None] * len(self._chunks)
+
     def rank(self, model: Recommender) -> tuple[np.ndarray, np.ndarray]:
         """Top-``K`` lists and hits of every evaluated user.
 
@@ -249,9 +255,7 @@ class Evaluator:
             ``(topk, hits)``: ``[U, K]`` int32 and ``[U, K]`` bool, rows in ``self.users`` order.
         """
         graphdef, state = nnx.split(model)
-        histories = (
-            self._history(int(model.max_len)) if model.uses_history else [None] * len(self._chunks)
-        )
+        histories = self._histories_for(model)
         tops, hits = [], []
         for ch, hist in zip(self._chunks, histories, strict=True):
             t, h = rank_chunk(
@@ -273,8 +277,7 @@ class Evaluator:
         *,
         rest_axis: int | None = 0,
         group: int | None = None,
-        max_len: int = 50,
-        uses_history: bool = False,
+        like: Recommender | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``K`` lists and hits of ``P`` models of one structure, ranked together.
 
@@ -288,15 +291,15 @@ class Evaluator:
             rest: the rest of the state, stacked or shared (see ``rest_axis``).
             rest_axis: ``0`` if ``rest`` is stacked, ``None`` if shared.
             group: models per program (default: all ``P``).
-            max_len: history length of sequential models.
-            uses_history: whether the models read the user's recent items.
+            like: one model of this structure; a sequential one (``uses_history``) gets
+                each user's last ``max_len`` known items. ``None``: no history.
 
         Returns:
             ``(topk, hits)``: ``[P, U, K]`` int32 and ``[P, U, K]`` bool.
         """
         n = jax.tree.leaves(params)[0].shape[0]
         group = n if group is None else max(1, min(int(group), n))
-        histories = self._history(int(max_len)) if uses_history else [None] * len(self._chunks)
+        histories = [None] * len(self._chunks) if like is None else self._histories_for(like)
         tops, hits = [], []
         for start in range(0, n, group):
             sl = slice(start, min(start + group, n))
