@@ -11,6 +11,7 @@ population order. Every executor returns records of the same form, and a failing
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,7 +27,11 @@ __all__ = [
     "SequentialExecutor",
     "available_cores",
     "choose",
+    "core_share",
+    "environ",
     "make_executor",
+    "worker_environment",
+    "xla_cpu_flags",
 ]
 
 EXECUTORS = ("sequential", "vectorized", "processes", "dask", "auto")
@@ -38,6 +43,44 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def core_share(index: int, n: int) -> set[int]:
+    """The cores worker ``index`` of ``n`` is pinned to: every ``n``-th available core."""
+    cores = sorted(os.sched_getaffinity(0))
+    return set(cores[index % n :: n])
+
+
+def xla_cpu_flags(threads: int) -> str:
+    """``XLA_FLAGS`` limiting XLA's CPU backend to ``threads`` threads (kept flags appended)."""
+    own = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    flags = "" if threads > 1 else own
+    keep = os.environ.get("XLA_FLAGS", "")
+    return " ".join(f for f in (keep, flags) if f)
+
+
+def worker_environment(threads: int) -> dict[str, str]:
+    """Environment of a worker process.
+
+    XLA runs on ``threads`` CPU threads and does not grab a shared accelerator's memory up front.
+    """
+    return {"XLA_FLAGS": xla_cpu_flags(threads), "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
+@contextlib.contextmanager
+def environ(**values: str):
+    """Set ``values`` in this process's environment; on exit restore it exactly as it was.
+
+    Worker processes started inside inherit ``values``; whatever else is set inside (Dask's
+    nanny sets its workers' variables here too) is undone.
+    """
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,13 @@ import uuid
 from typing import Any
 
 from moorec.errors import ConfigError
-from moorec.executors.base import Executor, available_cores
+from moorec.executors.base import (
+    Executor,
+    available_cores,
+    core_share,
+    environ,
+    worker_environment,
+)
 from moorec.executors.trial import failed_record
 
 __all__ = ["DaskExecutor"]
@@ -48,9 +54,8 @@ class _TrialPlugin(WorkerPlugin):
         """
         _FACTORIES[self.token] = self.factory
         if self.pin and isinstance(worker.name, int) and hasattr(os, "sched_setaffinity"):
-            cores = sorted(os.sched_getaffinity(0))
-            if len(cores) >= self.pin:  # a local worker of a cluster with <= one per core
-                os.sched_setaffinity(0, set(cores[worker.name % self.pin :: self.pin]))
+            if available_cores() >= self.pin:  # a local cluster of <= one worker per core
+                os.sched_setaffinity(0, core_share(worker.name, self.pin))
 
     def teardown(self, worker):
         """Forget the search."""
@@ -122,17 +127,9 @@ class DaskExecutor(Executor):
             if self.address is None:
                 import dask
 
-                from moorec.executors.processes import xla_cpu_flags
-
                 # As for worker processes: XLA limited to the worker's share of the cores.
                 threads = max(1, available_cores() // self.n_workers)
-                kwargs = {
-                    "env": {
-                        "XLA_FLAGS": xla_cpu_flags(threads),
-                        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-                    },
-                    **self.cluster_kwargs,
-                }
+                kwargs = {"env": worker_environment(threads), **self.cluster_kwargs}
                 # Dask sets MALLOC_TRIM_THRESHOLD_=65536 in its workers (and, through the
                 # nanny, in this process's environment, which later spawned processes
                 # inherit). Measured here, it made XLA's CPU training 2.3x slower in every
@@ -140,19 +137,17 @@ class DaskExecutor(Executor):
                 # process's environment is put back as it was.
                 spawn_env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
                 spawn_env["MALLOC_TRIM_THRESHOLD_"] = None
-                saved = dict(os.environ)
-                try:
-                    with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}):
-                        self._cluster = distributed.LocalCluster(
-                            n_workers=self.n_workers,
-                            threads_per_worker=self.threads_per_worker,
-                            processes=True,
-                            dashboard_address=None,
-                            **kwargs,
-                        )
-                finally:
-                    os.environ.clear()
-                    os.environ.update(saved)
+                with (
+                    environ(),
+                    dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}),
+                ):
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=self.n_workers,
+                        threads_per_worker=self.threads_per_worker,
+                        processes=True,
+                        dashboard_address=None,
+                        **kwargs,
+                    )
                 self.client = distributed.Client(self._cluster)
             else:
                 self.client = distributed.Client(self.address)

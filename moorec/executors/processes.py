@@ -13,7 +13,6 @@ as failed; the search goes on.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -21,7 +20,13 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from moorec.errors import ConfigError, ExecutorError
-from moorec.executors.base import Executor, available_cores
+from moorec.executors.base import (
+    Executor,
+    available_cores,
+    core_share,
+    environ,
+    worker_environment,
+)
 from moorec.executors.trial import failed_record
 
 __all__ = ["ProcessExecutor"]
@@ -44,29 +49,6 @@ def _run_trial(config) -> dict[str, Any]:
     rec = _TRAINER(config)
     rec["worker"] = os.getpid()
     return rec
-
-
-@contextlib.contextmanager
-def _environ(**values: str):
-    """Set environment variables while worker processes start (they inherit them)."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def xla_cpu_flags(threads: int) -> str:
-    """``XLA_FLAGS`` limiting XLA's CPU backend to ``threads`` threads (kept flags appended)."""
-    own = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    flags = "" if threads > 1 else own
-    keep = os.environ.get("XLA_FLAGS", "")
-    return " ".join(f for f in (keep, flags) if f)
 
 
 class ProcessExecutor(Executor):
@@ -110,12 +92,10 @@ class ProcessExecutor(Executor):
         ctx = multiprocessing.get_context("spawn")
         slots = None
         if self.pin:
-            cores = sorted(os.sched_getaffinity(0))
             slots = ctx.Queue()
             for w in range(self.workers):
-                slots.put(set(cores[w :: self.workers]))
-        # Workers share this machine's accelerator, if any: no up-front grab of its memory.
-        with _environ(XLA_FLAGS=xla_cpu_flags(self.threads), XLA_PYTHON_CLIENT_PREALLOCATE="false"):
+                slots.put(core_share(w, self.workers))
+        with environ(**worker_environment(self.threads)):
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=ctx,
