@@ -1,9 +1,8 @@
 """`moorec plot` and `moorec report`: files written, and errors that exit 2 with a message."""
 
-import math
-
 import matplotlib.image
 import pytest
+from _fakes import ClosedFormTrainer
 
 import moorec as mr
 from moorec.cli import main
@@ -12,37 +11,11 @@ from moorec.search import Real, Space
 SPACE = Space(x=Real(0.0, 1.0), y=Real(0.0, 1.0))
 
 
-class FakeTrainer:
-    """Closed-form objectives in place of training (see tests/plots/test_plots_report.py).
-
-    ndcg = 1 - x, ild = (1 - sqrt(x/g)) * g / 2 with g = 1 + y, latency_ms = 1 + 3y + x.
-    Calling after `stop_after` calls raises KeyboardInterrupt, which interrupts the search.
-    """
+class FakeTrainer(ClosedFormTrainer):
+    """The shared closed-form trainer (tests/_fakes.py), with no failing trials."""
 
     def __init__(self, stop_after=None):
-        self.calls, self.stop_after = 0, stop_after
-
-    def __call__(self, cfg):
-        if self.stop_after is not None and self.calls >= self.stop_after:
-            raise KeyboardInterrupt
-        self.calls += 1
-        x, y = cfg["x"], cfg["y"]
-        g = 1.0 + y
-        valid = {
-            "ndcg@10": 1.0 - x,
-            "ild@10": (1.0 - math.sqrt(x / g)) * g / 2,
-            "latency_ms": 1.0 + 3.0 * y + x,
-        }
-        return {
-            "status": "ok",
-            "reason": None,
-            "valid": valid,
-            "train_seconds": 0.01,
-            "eval_seconds": 0.0,
-        }
-
-    def test(self, cfg):
-        return {k: v - 0.01 for k, v in self(cfg)["valid"].items()}
+        super().__init__(stop_after, fail=None)
 
 
 def _search(out, objectives=("ndcg@10", "ild@10"), trainer=None, **kw):

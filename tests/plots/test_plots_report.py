@@ -1,12 +1,12 @@
 """moorec.plots.report: every figure, the tables and the summary, from stored runs."""
 
-import math
 import re
 import warnings
 
 import matplotlib.image
 import numpy as np
 import pytest
+from _fakes import ClosedFormTrainer as FakeTrainer
 
 import moorec as mr
 from moorec.errors import ConfigError, DataNotFoundError, UnknownNameError
@@ -16,48 +16,6 @@ from moorec.results import RunStore
 from moorec.search import Real, Space
 
 SPACE = Space(x=Real(0.0, 1.0), y=Real(0.0, 1.0))
-
-
-class FakeTrainer:
-    """Closed-form objectives in place of training; x in (0.45, 0.46) fails like a NaN loss.
-
-    ndcg = 1 - x and ild = (1 - sqrt(x/g)) * g / 2 (g = 1 + y) trade off along y = 0;
-    latency_ms = 1 + 3y + x (minimised). Calling after `stop_after` calls raises
-    KeyboardInterrupt, which interrupts the search.
-    """
-
-    def __init__(self, stop_after=None):
-        self.calls, self.stop_after = 0, stop_after
-
-    def __call__(self, cfg):
-        if self.stop_after is not None and self.calls >= self.stop_after:
-            raise KeyboardInterrupt
-        self.calls += 1
-        x, y = cfg["x"], cfg["y"]
-        if 0.45 < x < 0.46:
-            return {
-                "status": "failed",
-                "reason": "TrainingError: loss became nan at epoch 3",
-                "valid": None,
-                "train_seconds": 0.0,
-                "eval_seconds": 0.0,
-            }
-        g = 1.0 + y
-        valid = {
-            "ndcg@10": 1.0 - x,
-            "ild@10": (1.0 - math.sqrt(x / g)) * g / 2,
-            "latency_ms": 1.0 + 3.0 * y + x,
-        }
-        return {
-            "status": "ok",
-            "reason": None,
-            "valid": valid,
-            "train_seconds": 0.01,
-            "eval_seconds": 0.0,
-        }
-
-    def test(self, cfg):
-        return {k: v - 0.01 for k, v in self(cfg)["valid"].items()}
 
 
 def _search(out, objectives=("ndcg@10", "ild@10"), trainer=None, **kw):

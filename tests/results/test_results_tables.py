@@ -7,6 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from _fakes import ClosedFormTrainer as FakeTrainer
 
 import moorec as mr
 from moorec.errors import ConfigError, UnknownNameError
@@ -16,48 +17,6 @@ from moorec.search import Choice, Real, Space
 # The decision variable `tag` does not change the objectives; its options hold LaTeX specials.
 TAGS = ["a_b", "50%", "x&y#1", "m@il"]
 SPACE = Space(x=Real(0.0, 1.0), y=Real(0.0, 1.0), tag=Choice(TAGS))
-
-
-class FakeTrainer:
-    """Closed-form objectives in place of training; x in (0.45, 0.46) fails like a NaN loss.
-
-    ndcg = 1 - x and ild = (1 - sqrt(x/g)) * g / 2 (g = 1 + y) trade off along y = 0;
-    latency_ms = 1 + 3y + x (minimised). Calling after `stop_after` calls raises
-    KeyboardInterrupt, which interrupts the search.
-    """
-
-    def __init__(self, stop_after=None):
-        self.calls, self.stop_after = 0, stop_after
-
-    def __call__(self, cfg):
-        if self.stop_after is not None and self.calls >= self.stop_after:
-            raise KeyboardInterrupt
-        self.calls += 1
-        x, y = cfg["x"], cfg["y"]
-        if 0.45 < x < 0.46:
-            return {
-                "status": "failed",
-                "reason": "TrainingError: loss became nan at epoch 3",
-                "valid": None,
-                "train_seconds": 0.0,
-                "eval_seconds": 0.0,
-            }
-        g = 1.0 + y
-        valid = {
-            "ndcg@10": 1.0 - x,
-            "ild@10": (1.0 - math.sqrt(x / g)) * g / 2,
-            "latency_ms": 1.0 + 3.0 * y + x,
-        }
-        return {
-            "status": "ok",
-            "reason": None,
-            "valid": valid,
-            "train_seconds": 0.01,
-            "eval_seconds": 0.0,
-        }
-
-    def test(self, cfg):
-        return {k: v - 0.01 for k, v in self(cfg)["valid"].items()}
 
 
 def _search(out, objectives, trainer=None, **kw):
