@@ -5,10 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _fakes import cycle_split
 from flax import nnx
 
 import moorec as mr
-from moorec.data import Interactions
 from moorec.errors import ConfigError, UnknownNameError
 from moorec.models import count_params
 from moorec.models.bert4rec import BERT4Rec
@@ -27,24 +27,6 @@ from moorec.train import TrainConfig, fit
 D, BLOCKS = 16, 1
 SMALL = dict(dim=D, n_blocks=BLOCKS, n_heads=2, max_len=8)  # as in test_sasrec.py
 score = nnx.jit(lambda m, hist: m.score(jnp.zeros(hist.shape[:1], jnp.int32), hist))
-
-
-def cycle_split(n_users=48, n_items=24, length=14, step=1, seed=0):
-    """Users walk a cycle over the items (``step`` apart) from random starts; time-ordered
-    leave-one-out (see tests/models/test_sasrec.py)."""
-    rng = np.random.default_rng(seed)
-    starts = rng.integers(0, n_items, n_users)
-    users = np.repeat(np.arange(n_users), length)
-    items = (starts[:, None] + step * np.arange(length)[None, :]).ravel() % n_items
-    data = Interactions(
-        users=users,
-        items=items,
-        n_users=n_users,
-        n_items=n_items,
-        timestamps=np.tile(np.arange(length, dtype=np.float64), n_users),
-        name="cycle",
-    )
-    return mr.split.leave_one_out(data, order="time")
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _fakes import cycle_split
 from flax import nnx
 
 import moorec as mr
-from moorec.data import Interactions
 from moorec.errors import ConfigError
 from moorec.models.sasrec import DropoutStream, SASRec, causal_mask
 from moorec.objectives import Evaluator, rank_chunk
@@ -37,24 +37,6 @@ def hidden(m, hist):
 
 def score(m, hist):
     return forward(m, hist)[1]
-
-
-def cycle_split(n_users=48, n_items=24, length=14, seed=0):
-    """Each user walks the cycle 0 -> 1 -> ... -> n_items - 1 -> 0 from a random start, so the
-    next item is always (last item + 1) mod n_items; time-ordered leave-one-out."""
-    rng = np.random.default_rng(seed)
-    starts = rng.integers(0, n_items, n_users)
-    users = np.repeat(np.arange(n_users), length)
-    items = (starts[:, None] + np.arange(length)[None, :]).ravel() % n_items
-    data = Interactions(
-        users=users,
-        items=items,
-        n_users=n_users,
-        n_items=n_items,
-        timestamps=np.tile(np.arange(length, dtype=np.float64), n_users),
-        name="cycle",
-    )
-    return mr.split.leave_one_out(data, order="time")
 
 
 @pytest.fixture(scope="module")
