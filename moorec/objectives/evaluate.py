@@ -429,13 +429,11 @@ class Evaluator:
                 for i in range(n):
                     out[i][o.key] = float(means[i])
         rest = [o for o in self.objectives if o.key not in out[0]]
-        for i in range(n):
-            if not rest:
-                break
+        given = system or [{}] * n
+        for i in range(n if rest else 0):
             model = None if models is None else models[i]
             ctx = self.context_from(topk[i], hits[i], model)
-            measured = {**ctx.system, **((system or [{}] * n)[i])}
-            ctx = dataclasses.replace(ctx, system=measured)
+            ctx = dataclasses.replace(ctx, system={**ctx.system, **given[i]})
             for o in rest:
                 out[i][o.key] = float(o.compute(ctx))
         return [{o.key: d[o.key] for o in self.objectives} for d in out]
