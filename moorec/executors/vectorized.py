@@ -165,9 +165,12 @@ class VectorizedExecutor(Executor):
 
     def _run_batch(self, members, base):
         t0 = time.perf_counter()
-        graphdef, state = nnx.split(base)
-        models = [base] + [nnx.merge(graphdef, state) for _ in members[1:]]
         materialize = self._needs_models()
+        if materialize:  # each candidate's own model, timed and counted alone
+            graphdef, state = nnx.split(base)
+            models = [base] + [nnx.merge(graphdef, state) for _ in members[1:]]
+        else:  # all start from the base model's state; the stacked parameters are the result
+            models = [base] * len(members)
         try:
             fitted = self._train([c for _, c, _ in members], models, materialize)
         except Exception as err:

@@ -39,12 +39,19 @@ class Recommender(nnx.Module):
             also has an int attribute ``max_len``, the history length it reads).
         hparam_names: names of the per-candidate array hyperparameters :meth:`loss` reads.
         hparam_defaults: their values when a training config does not set them.
+        hparam_switches: those of :attr:`hparam_names` whose value 0 turns a loss term off
+            (a regulariser's weight, a dropout rate). :meth:`loss` leaves a term out when its
+            name is missing from ``hparams``, and training leaves the name out when it is 0
+            for every candidate: the compiled program then neither computes nor
+            differentiates a term that adds nothing. A term that is on computes the same
+            loss at 0 as the term left out.
     """
 
     sampler: ClassVar[str] = "pairs"
     uses_history: ClassVar[bool] = False
     hparam_names: ClassVar[tuple[str, ...]] = ()
     hparam_defaults: ClassVar[dict[str, float]] = {}
+    hparam_switches: ClassVar[tuple[str, ...]] = ()
     n_users: int
     n_items: int
 
@@ -66,7 +73,8 @@ class Recommender(nnx.Module):
 
         Args:
             batch: arrays produced by the model's sampler (see :attr:`sampler`).
-            hparams: scalar float32 arrays named in :attr:`hparam_names`.
+            hparams: scalar float32 arrays named in :attr:`hparam_names` (those of
+                :attr:`hparam_switches` may be missing: their terms are then left out).
 
         Returns:
             Scalar float32 loss.

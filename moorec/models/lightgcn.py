@@ -152,6 +152,7 @@ class LightGCN(Recommender):
     sampler = "pairs"
     hparam_names = ("l2", "dropout")
     hparam_defaults: ClassVar[dict[str, float]] = {"l2": 0.0, "dropout": 0.0}
+    hparam_switches = ("dropout",)
 
     def __init__(
         self,

@@ -109,9 +109,10 @@ def embedding_dropout(
 ) -> tuple[jax.Array, ...]:
     """Inverted dropout on a batch's embedding rows at rate ``hparams["dropout"]``.
 
-    Runs under ``lax.cond``: a zero rate costs nothing and returns the rows unchanged; the rate
-    is an array, so another value does not recompile. Without a ``dropout`` hyperparameter or
-    a ``batch["rng"]`` key the rows are returned as they are.
+    The rate is an array, so another value does not recompile; a rate of 0 returns the rows
+    unchanged. Without a ``dropout`` hyperparameter (training leaves it out when it is 0, see
+    ``Recommender.hparam_switches``) or a ``batch["rng"]`` key the rows are returned as they
+    are, and the program holds no dropout at all.
 
     Args:
         rows: ``[B, d]`` arrays (e.g. user, positive and negative item embeddings).
@@ -126,11 +127,8 @@ def embedding_dropout(
     if rate is None or "rng" not in batch:
         return rows
 
-    def drop():
-        keys = jax.random.split(jax.random.fold_in(batch["rng"], 7), len(rows))
-        return tuple(dropout(x, rate, keys[i]) for i, x in enumerate(rows))
-
-    return jax.lax.cond(rate > 0, drop, lambda: tuple(rows))
+    keys = jax.random.split(jax.random.fold_in(batch["rng"], 7), len(rows))
+    return tuple(dropout(x, rate, keys[i]) for i, x in enumerate(rows))
 
 
 class BPRMF(Recommender):
@@ -169,6 +167,7 @@ class BPRMF(Recommender):
         "div_temperature": 1.0,
         "dropout": 0.0,
     }
+    hparam_switches = ("pop_weight", "div_weight", "dropout")
 
     def __init__(self, n_users: int, n_items: int, dim: int = 64, *, rngs: nnx.Rngs):
         self.n_users = int(n_users)
@@ -194,22 +193,15 @@ class BPRMF(Recommender):
         reg = 0.5 * jnp.sum(eu**2 + ep**2 + en**2, axis=-1)
         reg = jnp.sum(w * reg) / jnp.maximum(jnp.sum(w), 1.0)
         loss = bpr_loss(pos, neg, w) + hparams["l2"] * reg
-        # The regularisers run under lax.cond: a zero weight costs nothing at run time, and
-        # the weights stay arrays, so other values do not recompile.
-        if "pos_pop" in batch:
-            pw = hparams["pop_weight"]
-            loss = loss + jax.lax.cond(
-                pw > 0,
-                lambda: pw * popularity_correlation(pos, batch["pos_pop"], w) ** 2,
-                lambda: jnp.zeros((), loss.dtype),
-            )
-        if "div_items" in batch:
-            dw = hparams["div_weight"]
-            loss = loss + jax.lax.cond(
-                dw > 0,
-                lambda: dw * self._intra_list_similarity(eu, batch, hparams),
-                lambda: jnp.zeros((), loss.dtype),
-            )
+        # A regulariser is in the program only if its weight is given (training leaves out a
+        # weight that is 0 for every candidate); its value is an array, so others do not
+        # recompile.
+        pw = hparams.get("pop_weight")
+        if pw is not None and "pos_pop" in batch:
+            loss = loss + pw * popularity_correlation(pos, batch["pos_pop"], w) ** 2
+        dw = hparams.get("div_weight")
+        if dw is not None and "div_items" in batch:
+            loss = loss + dw * self._intra_list_similarity(eu, batch, hparams)
         return loss
 
     def _intra_list_similarity(self, eu, batch, hparams) -> jax.Array:

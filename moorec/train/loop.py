@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -119,15 +119,27 @@ class TrainConfig:
     def hparams(
         self, names: tuple[str, ...], defaults: Mapping[str, float] | None = None
     ) -> dict[str, jax.Array]:
-        """The float32 arrays a model's loss reads, by name.
+        """The float32 arrays a model's loss reads, by name (see :meth:`hparam_values`)."""
+        values = self.hparam_values(names, defaults)
+        return {n: jnp.asarray(v, jnp.float32) for n, v in values.items()}
+
+    def hparam_values(
+        self,
+        names: tuple[str, ...],
+        defaults: Mapping[str, float] | None = None,
+        switches: tuple[str, ...] = (),
+    ) -> dict[str, float]:
+        """The values a model's loss reads, by name, as Python floats.
 
         Args:
             names: the model's ``hparam_names``.
             defaults: the model's ``hparam_defaults``, used where this config sets nothing.
+            switches: the model's ``hparam_switches``: each must be a finite number >= 0
+                (a ``dropout`` rate also below 1).
 
         Raises:
-            ConfigError: if a name has no value, or ``loss_weights`` holds a name the model
-                does not read.
+            ConfigError: if a name has no value, a switch is out of range, or
+                ``loss_weights`` holds a name the model does not read.
         """
         unknown = sorted(set(self.loss_weights) - set(names))
         if unknown:
@@ -141,7 +153,38 @@ class TrainConfig:
                 f"the model needs hyperparameters {missing}; give them in loss_weights "
                 f"(given: {sorted(values)})"
             )
-        return {n: jnp.asarray(values[n], jnp.float32) for n in names}
+        out = {n: float(values[n]) for n in names}
+        for n in switches:
+            top = 1.0 if n == "dropout" else math.inf
+            if not (0.0 <= out[n] < top):
+                bound = "in [0, 1)" if n == "dropout" else "a finite number >= 0"
+                raise ConfigError(f"{n} must be {bound}, got {values[n]!r}")
+        return out
+
+    def loss_hparams(self, model: Recommender) -> dict[str, jax.Array]:
+        """The float32 arrays ``model.loss`` reads under this config.
+
+        A name of ``model.hparam_switches`` whose value is 0 is left out, so its term is not
+        in the compiled program (see :func:`kept_hparams`).
+        """
+        values = self.hparam_values(
+            model.hparam_names, model.hparam_defaults, model.hparam_switches
+        )
+        keep = kept_hparams(model.hparam_names, model.hparam_switches, [values])
+        return {n: jnp.asarray(values[n], jnp.float32) for n in keep}
+
+
+def kept_hparams(
+    names: Sequence[str], switches: Sequence[str], rows: Sequence[Mapping[str, float]]
+) -> tuple[str, ...]:
+    """``names`` less the switches that are 0 in every one of ``rows`` (terms left out).
+
+    Args:
+        names: a model's ``hparam_names``.
+        switches: its ``hparam_switches``.
+        rows: the values of each candidate trained together (one row for a lone model).
+    """
+    return tuple(n for n in names if n not in switches or any(r[n] != 0 for r in rows))
 
 
 @dataclasses.dataclass
@@ -290,7 +333,7 @@ def fit(
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt_state = tx.init(params)
     opt_state.hyperparams["learning_rate"] = jnp.asarray(config.lr, jnp.float32)
-    hparams = config.hparams(model.hparam_names, model.hparam_defaults)
+    hparams = config.loss_hparams(model)
     root = jax.random.key(config.seed)
     host_rng = config.host_rng()
 

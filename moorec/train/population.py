@@ -34,7 +34,7 @@ from flax import nnx
 
 from moorec.errors import ConfigError
 from moorec.models.base import Recommender
-from moorec.train.loop import TrainConfig, epoch_body, optimizer
+from moorec.train.loop import TrainConfig, epoch_body, kept_hparams, optimizer
 from moorec.train.sampling import SAMPLERS, epoch_order
 
 __all__ = [
@@ -48,6 +48,10 @@ __all__ = [
 
 # Settings that shape the compiled program: every candidate of one population shares them.
 STATIC_FIELDS = ("optimizer", "batch_size", "neg_rounds", "eval_every", "valid_metric")
+
+# Epochs the device may run ahead of the host's reading of their losses (when no validation
+# is due sooner): bounds the work spent on a candidate whose loss has turned non-finite.
+SYNC_EVERY = 10
 
 
 def stack(trees: Sequence[Any]) -> Any:
@@ -128,10 +132,8 @@ def population_epoch(
         neg_rounds: negative redraw rounds (static).
         rest_axis: ``0`` or ``None`` (static).
         order_axis: ``0`` or ``None`` (static).
-        batched_hparams: names of the per-candidate hyperparameters (static; default all). A
-            shared one keeps ``lax.cond`` a real branch under ``vmap``: a loss term whose weight
-            is 0 for the whole population costs nothing, where a batched predicate would
-            compute both branches for every candidate.
+        batched_hparams: names of the per-candidate hyperparameters (static; default all);
+            the others are scalars shared by every candidate.
 
     Returns:
         ``(params, opt_state, losses)``, ``losses`` ``[P, n_batches]``.
@@ -152,6 +154,12 @@ def population_epoch(
     return jax.vmap(one, in_axes=axes)(
         params, rest, opt_state, order, weight, keys, hparams, active
     )
+
+
+@functools.partial(jax.jit, static_argnames=("tx",))
+def _init_state(params: nnx.State, *, tx: optax.GradientTransformation) -> optax.OptState:
+    """``[P, ...]`` optimiser states of stacked parameters, in one compiled program."""
+    return jax.vmap(tx.init)(params)
 
 
 @jax.jit
@@ -215,7 +223,9 @@ def fit_population(
     """Train ``P`` models of one structure together, each as :func:`~moorec.train.fit` would.
 
     Args:
-        models: ``P`` freshly built models of one class and shape (modified in place).
+        models: ``P`` freshly built models of one class and shape (modified in place). The
+            same object may stand for several candidates that start from its state (it is
+            split once); that needs ``materialize=False``.
         train: the training :class:`~moorec.data.Interactions`.
         configs: one :class:`~moorec.train.TrainConfig` per model; the fields in
             ``STATIC_FIELDS`` must agree; ``epochs``, ``patience``, ``lr``, ``l2``,
@@ -232,7 +242,14 @@ def fit_population(
         A :class:`PopulationFit`.
 
     Raises:
-        ConfigError: if the models differ in structure or the configs in a static field.
+        ConfigError: if the models differ in structure, the configs in a static field, or
+            one model object stands for several candidates with ``materialize=True``.
+
+    The host reads the losses only when a validation is due and at the end (or every
+    ``SYNC_EVERY`` epochs), so the device runs epoch after epoch without waiting for it; an
+    epoch's ``seconds`` in the history is the wall time between two such reads divided by
+    the epochs between them. A candidate whose loss turned non-finite may run a few more
+    epochs before that is read; it fails all the same and its history ends at that epoch.
     """
     n_real = len(models)
     if n_real == 0 or len(configs) != n_real:
@@ -245,14 +262,23 @@ def fit_population(
     n_dev = 1 if mesh is None else mesh.size
     n_pad = -(-n_real // n_dev) * n_dev - n_real
     c0 = configs[0]
-    splits = [nnx.split(m, nnx.Param, ...) for m in models]
+    split_of: dict[int, tuple] = {}
+    for m in models:
+        if id(m) not in split_of:
+            split_of[id(m)] = nnx.split(m, nnx.Param, ...)
+    if materialize and len(split_of) < n_real:
+        raise ConfigError(
+            "materialize=True writes each candidate's parameters into its own model: give "
+            f"{n_real} distinct model objects, not {len(split_of)}"
+        )
+    splits = [split_of[id(m)] for m in models]
     graphdef = splits[0][0]
     if any(s[0] != graphdef for s in splits[1:]):
         raise ConfigError("a population's models must share their structure (class and shapes)")
-    sampler = SAMPLERS[models[0].sampler]
-    data = sampler.data(train, max_len=getattr(models[0], "max_len", 50))
+    m0 = models[0]
+    sampler = SAMPLERS[m0.sampler]
+    data = sampler.data(train, max_len=getattr(m0, "max_len", 50))
     tx = optimizer(c0.optimizer)
-    names, defaults = models[0].hparam_names, models[0].hparam_defaults
 
     member_params = [s[1] for s in splits] + [splits[0][1]] * n_pad
     all_configs = configs + [c0] * n_pad
@@ -262,12 +288,16 @@ def fit_population(
         rest, rest_axis = rests[0], None
     else:
         rest, rest_axis = stack(rests + [rests[0]] * n_pad), 0
-    hp_list = [c.hparams(names, defaults) for c in all_configs]
-    batched = tuple(
-        n for n in names if any(float(h[n]) != float(hp_list[0][n]) for h in hp_list[1:])
-    )
-    hparams = {n: (jnp.stack([h[n] for h in hp_list]) if n in batched else hp_list[0][n])
-               for n in names}  # fmt: skip
+    hp_rows = [
+        c.hparam_values(m0.hparam_names, m0.hparam_defaults, m0.hparam_switches)
+        for c in all_configs
+    ]
+    names = kept_hparams(m0.hparam_names, m0.hparam_switches, hp_rows)
+    batched = tuple(n for n in names if any(h[n] != hp_rows[0][n] for h in hp_rows[1:]))
+    hparams = {
+        n: jnp.asarray([h[n] for h in hp_rows] if n in batched else hp_rows[0][n], jnp.float32)
+        for n in names
+    }
     seeds = [c.seed for c in all_configs]
     order_axis = None if len(set(seeds)) == 1 else 0
     # One host generator per distinct seed: candidates of one seed share its epoch orders.
@@ -293,7 +323,7 @@ def fit_population(
             rest = replicate(rest)
         else:
             rest = put(rest)
-    opt_state = jax.vmap(tx.init)(params)
+    opt_state = _init_state(params, tx=tx)
     opt_state.hyperparams["learning_rate"] = put(
         jnp.asarray([c.lr for c in all_configs], jnp.float32)
     )
@@ -317,11 +347,46 @@ def fit_population(
         roots = put(jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32)))
         fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
     max_epochs = max(c.epochs for c in configs)
+    # Epochs dispatched whose losses the host has not read: (epoch, candidates run, [P] means).
+    pending: list[tuple[int, np.ndarray, jax.Array]] = []
+    t_mark = time.perf_counter()
+    sent, active_dev = None, None
+
+    def settle() -> list[list[dict[str, float]]]:
+        """Read the pending losses; a non-finite one fails its candidate. Rows made, per epoch."""
+        if not pending:
+            return []
+        means = np.asarray(jnp.stack([m for *_, m in pending]))
+        made = []
+        for (ep, ran, _), loss in zip(pending, means, strict=True):
+            rows = []
+            for i in np.flatnonzero(ran):
+                if errors[i] is not None:
+                    continue
+                value = float(loss[i])
+                if not math.isfinite(value):
+                    errors[i] = all_configs[i].loss_error(value, ep)
+                    active[i] = False
+                    continue
+                history[i].append({"epoch": ep, "loss": value})
+                rows.append(history[i][-1])
+            made.append(rows)
+        pending.clear()
+        return made
+
+    def stamp(made: list[list[dict[str, float]]]) -> None:
+        """Share the wall time since the last read among the epochs read now."""
+        nonlocal t_mark
+        now = time.perf_counter()
+        per = (now - t_mark) / max(len(made), 1)
+        t_mark = now
+        for rows in made:
+            for row in rows:
+                row["seconds"] = per
 
     for epoch in range(1, max_epochs + 1):
         if not active.any():
             break
-        t0 = time.perf_counter()
         if order_axis is None:
             order, weight = epoch_order(n_rows, c0.batch_size, rngs[seeds[0]])
             order, weight = replicate(order), replicate(weight)
@@ -331,23 +396,26 @@ def fit_population(
             order = put(np.stack([p[0] for p in pairs]))
             weight = put(np.stack([p[1] for p in pairs]))
             keys = put(fold(roots, epoch))
+        if sent is None or not np.array_equal(sent, active):
+            sent, active_dev = active.copy(), put(jnp.asarray(active))
         params, opt_state, losses = population_epoch(
-            graphdef, params, rest, opt_state, data, order, weight, keys, hparams,
-            put(jnp.asarray(active)), tx=tx, sampler=sampler, neg_rounds=c0.neg_rounds,
-            rest_axis=rest_axis, order_axis=order_axis, batched_hparams=batched,
+            graphdef, params, rest, opt_state, data, order, weight, keys, hparams, active_dev,
+            tx=tx, sampler=sampler, neg_rounds=c0.neg_rounds, rest_axis=rest_axis,
+            order_axis=order_axis, batched_hparams=batched,
         )  # fmt: skip
-        loss = np.asarray(jnp.mean(losses, axis=1))
-        due = []
-        for i in np.flatnonzero(active):
-            c = all_configs[i]
-            row: dict[str, float] = {"epoch": epoch, "loss": float(loss[i])}
-            if not math.isfinite(row["loss"]):
-                errors[i] = c.loss_error(row["loss"], epoch)
-                active[i] = False
-                continue
-            history[i].append(row)
-            if validated[i] and c.validates_at(epoch):
-                due.append(i)
+        ran = active.copy()
+        pending.append((epoch, ran, jnp.mean(losses, axis=1)))
+        wanted = [
+            i for i in np.flatnonzero(ran) if validated[i] and all_configs[i].validates_at(epoch)
+        ]
+        last = not any(ran[i] and epoch < all_configs[i].epochs for i in range(P))
+        if not (wanted or last or len(pending) >= SYNC_EVERY):
+            for i in np.flatnonzero(ran):
+                if epoch >= all_configs[i].epochs:
+                    active[i] = False
+            continue
+        made = settle()
+        due = [i for i in wanted if errors[i] is None]
         if due:
             values = np.asarray(validate(graphdef, params, rest, rest_axis))
             improved = np.zeros(P, dtype=bool)
@@ -361,14 +429,14 @@ def fit_population(
                     since[i] += 1
             if improved.any():
                 best_params = _select(put(jnp.asarray(improved)), params, best_params)
-        seconds = time.perf_counter() - t0
+        stamp(made)
         for i in np.flatnonzero(active):
-            history[i][-1]["seconds"] = seconds
             c = all_configs[i]
             if validated[i] and since[i] >= c.patience:
                 stopped[i], active[i] = True, False
             elif epoch >= c.epochs:
                 active[i] = False
+    stamp(settle())
 
     keep_best = put(jnp.asarray(validated))
     final = _select(keep_best, best_params, params)

@@ -166,6 +166,63 @@ def test_population_fit_matches_fit_per_candidate(planted_split):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("sync_every", [10, 4])
+def test_population_reads_losses_late_yet_fails_a_candidate_at_its_epoch(
+    planted_split, monkeypatch, sync_every
+):
+    """Losses are read every SYNC_EVERY epochs; a NaN still fails at the epoch fit() names."""
+    import moorec.train.population as population
+
+    monkeypatch.setattr(population, "SYNC_EVERY", sync_every)
+    train = planted_split.train
+    cfgs = [
+        TrainConfig(epochs=9, batch_size=256, lr=1e-2, patience=0, seed=5),
+        TrainConfig(epochs=9, batch_size=256, lr=1e30, patience=0, seed=5),
+        TrainConfig(epochs=7, batch_size=256, lr=3e-3, patience=0, seed=5, l2=1e-4),
+    ]
+
+    def build():
+        return mr.models.create("bpr", train.n_users, train.n_items, seed=5, dim=8)
+
+    out = fit_population([build() for _ in cfgs], train, cfgs)
+    with pytest.raises(mr.errors.TrainingError, match="loss became nan at epoch") as info:
+        fit(build(), train, cfgs[1])
+    failed = out.members[1]
+    assert str(failed.error) == str(info.value) and failed.model is None
+    # its history ends before the epoch that failed, as fit()'s would
+    bad_epoch = int(str(info.value).split("epoch ")[1].split(" ")[0])
+    assert [h["epoch"] for h in failed.history] == list(range(1, bad_epoch))
+    for j in (0, 2):
+        ref = fit(build(), train, cfgs[j])
+        member = out.members[j]
+        assert [h["epoch"] for h in member.history] == list(range(1, cfgs[j].epochs + 1))
+        assert [h["loss"] for h in member.history] == pytest.approx(
+            [h["loss"] for h in ref.history], rel=1e-5
+        )
+        assert all(h["seconds"] > 0 for h in member.history)
+        want = jax.tree.leaves(nnx.state(ref.model, nnx.Param))
+        got = jax.tree.leaves(nnx.state(member.model, nnx.Param))
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_one_model_object_may_start_many_candidates(planted_split):
+    train = planted_split.train
+    cfgs = [TrainConfig(epochs=3, batch_size=256, lr=lr, patience=0) for lr in (1e-2, 3e-3)]
+
+    def build():
+        return mr.models.create("bpr", train.n_users, train.n_items, seed=1, dim=8)
+
+    shared = build()
+    got = fit_population([shared, shared], train, cfgs, materialize=False)
+    want = fit_population([build(), build()], train, cfgs, materialize=False)
+    assert all(m.model is None for m in got.members)
+    for a, b in zip(jax.tree.leaves(want.params), jax.tree.leaves(got.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(ConfigError, match="give 2 distinct model objects, not 1"):
+        fit_population([shared, shared], train, cfgs)
+
+
 def test_population_needs_shared_static_settings(planted_split):
     train = planted_split.train
     models = [mr.models.create("bpr", train.n_users, train.n_items, dim=8) for _ in range(2)]

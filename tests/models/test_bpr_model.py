@@ -80,6 +80,18 @@ def test_unknown_loss_weight():
         TrainConfig(loss_weights={"diversity": 1.0}).hparams(("l2", "pop_weight"))
 
 
+def test_hparam_values_and_their_arrays():
+    cfg = TrainConfig(l2=1e-4, loss_weights={"pop_weight": 0.25})
+    values = cfg.hparam_values(("l2", "pop_weight", "dropout"), {"dropout": 0.0, "pop_weight": 1})
+    assert values == {"l2": 1e-4, "pop_weight": 0.25, "dropout": 0.0}
+    assert all(type(v) is float for v in values.values())
+    arrays = cfg.hparams(("l2", "pop_weight", "dropout"), {"dropout": 0.0})
+    assert {n: a.dtype for n, a in arrays.items()} == dict.fromkeys(values, jnp.float32)
+    assert float(arrays["l2"]) == pytest.approx(1e-4, rel=1e-7)
+    with pytest.raises(ConfigError, match=r"needs hyperparameters \['dropout'\]"):
+        TrainConfig().hparam_values(("l2", "dropout"))
+
+
 def test_jaccard_similarity_and_expected_ils_by_hand():
     cats = jnp.array([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
     sim = np.asarray(jaccard_similarity(cats))

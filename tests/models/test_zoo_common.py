@@ -12,9 +12,13 @@ from flax import nnx
 
 import moorec as mr
 from moorec.data.interactions import history_matrix
+from moorec.errors import ConfigError
 from moorec.executors import searchable_names
+from moorec.models.mf import BPRMF
 from moorec.models.registry import _MODELS
 from moorec.train import TrainConfig, fit
+from moorec.train.loop import kept_hparams
+from moorec.train.population import fit_population
 
 SMALL = {
     "bpr": {"dim": 8},
@@ -106,3 +110,52 @@ def test_embedding_dropout_of_pairwise_models(name, planted_split):
         model.loss({**batch, "rng": jax.random.key(1)}, {**hp, "dropout": jnp.float32(0.5)})
     )
     assert other != dropped
+
+
+def test_switched_off_terms_leave_the_compiled_loss():
+    """A switch at 0 is left out of the arrays (and of the program); at > 0 it is kept."""
+    cfg = TrainConfig(l2=1e-4, loss_weights={"div_weight": 0.5})
+    model = BPRMF(4, 5, 2, rngs=nnx.Rngs(0))
+    assert set(cfg.loss_hparams(model)) == {"l2", "div_weight", "div_temperature"}
+    assert set(TrainConfig().loss_hparams(model)) == {"l2", "div_temperature"}
+    rows = [{"dropout": 0.0, "l2": 0.0}, {"dropout": 0.1, "l2": 0.0}]
+    assert kept_hparams(("l2", "dropout"), ("dropout",), rows) == ("l2", "dropout")
+    assert kept_hparams(("l2", "dropout"), ("dropout",), rows[:1]) == ("l2",)
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        ({"pop_weight": -0.1}, r"pop_weight must be a finite number >= 0, got -0.1"),
+        ({"div_weight": float("nan")}, r"div_weight must be a finite number >= 0, got nan"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
+    ],
+)
+def test_switches_out_of_range_are_refused(weights, match):
+    model = BPRMF(4, 5, 2, rngs=nnx.Rngs(0))
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(loss_weights=weights).loss_hparams(model)
+
+
+def test_a_term_on_at_zero_trains_as_the_term_left_out(planted_split):
+    """In one population, a candidate at 0 trains exactly as it does alone (term left out)."""
+    train = planted_split.train
+    on = {"pop_weight": 0.3, "div_weight": 0.2, "dropout": 0.2}
+    cfgs = [
+        TrainConfig(epochs=2, batch_size=256, lr=1e-2, patience=0, seed=2, loss_weights=on),
+        TrainConfig(epochs=2, batch_size=256, lr=3e-3, patience=0, seed=2),
+    ]
+
+    def make():
+        return BPRMF(train.n_users, train.n_items, 8, rngs=nnx.Rngs(2))
+
+    out = fit_population([make(), make()], train, cfgs)
+    for cfg, member in zip(cfgs, out.members, strict=True):
+        ref = fit(make(), train, cfg)
+        assert [h["loss"] for h in member.history] == pytest.approx(
+            [h["loss"] for h in ref.history], rel=1e-6
+        )
+        want = jax.tree.leaves(nnx.state(ref.model, nnx.Param))
+        got = jax.tree.leaves(nnx.state(member.model, nnx.Param))
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)

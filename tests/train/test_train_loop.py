@@ -62,6 +62,11 @@ def test_new_hyperparameter_values_do_not_recompile(planted_split):
     run(lr=2e-4, l2=0.5, seed=11)
     assert train_epoch._cache_size() == train_before
     assert rank_chunk._cache_size() == rank_before
+    # a switch going from 0 to non-zero adds its term's program once; other values reuse it
+    run(lr=1e-3, l2=0.0, seed=0, loss_weights={"pop_weight": 0.2})
+    assert train_epoch._cache_size() == train_before + 1
+    run(lr=1e-3, l2=0.0, seed=0, loss_weights={"pop_weight": 0.7})
+    assert train_epoch._cache_size() == train_before + 1
 
 
 def test_early_stopping_keeps_the_best_state(planted_split):
