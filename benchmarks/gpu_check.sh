@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The accelerator checks: device-marked tests, then the population benchmark.
+# The accelerator checks: device-marked tests, the population benchmark, then the host-cost one.
 #
 # Run on a machine with an NVIDIA GPU and JAX's CUDA build (pip install 'moorec[cuda]'), from
 # the repository root, with MOOREC_DATA pointing at the folder holding ml-100k/:
@@ -25,4 +25,6 @@ start=$(date +%s)
 "$PYTHON" -m pytest -q -m device tests -p no:cacheprovider
 "$PYTHON" benchmarks/population_speed.py --sizes 1 4 16 64 \
     --executors sequential vectorized auto --out "$RESULTS/population_speed_gpu.json"
+"$PYTHON" benchmarks/population_overhead.py --repeats 5 \
+    --out "$RESULTS/population_overhead_gpu.json"
 echo "gpu_check: $(( $(date +%s) - start )) s"
