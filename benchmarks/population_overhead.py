@@ -15,10 +15,9 @@ process, the sequential one, for populations of 1, 16 and 64 candidates: medians
 from __future__ import annotations
 
 import argparse
-import time
 
 from _common import median, save
-from population_speed import population
+from population_speed import population, time_population
 
 from moorec.data.synthetic import synthetic_shop
 from moorec.executors import TrialSpec, make_executor
@@ -44,18 +43,7 @@ def main() -> None:
         with make_executor(name) as ex:
             ex.start(spec)
             for n in args.sizes:
-                configs = population(n)
-                t0 = time.perf_counter()
-                ex.map(configs)
-                warm = time.perf_counter() - t0
-                times = []
-                for _ in range(args.repeats):
-                    t0 = time.perf_counter()
-                    recs = ex.map(configs)
-                    times.append(time.perf_counter() - t0)
-                bad = [r["reason"] for r in recs if r["status"] != "ok"]
-                if bad:
-                    raise SystemExit(f"{name}: failed trials {bad[:3]}")
+                warm, times, _ = time_population(ex, population(n), args.repeats)
                 sec = median(times)
                 rows[n].setdefault("seconds", {})[name] = sec
                 rows[n].setdefault("ms_per_candidate", {})[name] = 1000 * sec / n

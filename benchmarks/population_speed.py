@@ -39,6 +39,26 @@ def population(n: int, seed: int = 0) -> list[dict]:
     return [{"lr": float(a), "l2": float(b)} for a, b in zip(lr, l2, strict=True)]
 
 
+def time_population(ex, configs: list[dict], repeats: int) -> tuple[float, list[float], list]:
+    """``(warm-up seconds, seconds of each of repeats runs, last records)`` of one population.
+
+    Raises:
+        SystemExit: if a candidate failed (a benchmark of failures measures nothing).
+    """
+    t0 = time.perf_counter()
+    ex.map(configs)  # warm-up: compilation, worker start-up
+    warm = time.perf_counter() - t0
+    times, recs = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        recs = ex.map(configs)
+        times.append(time.perf_counter() - t0)
+    bad = [r["reason"] for r in recs if r["status"] != "ok"]
+    if bad:
+        raise SystemExit(f"{ex.name}: failed trials {bad[:3]}")
+    return warm, times, recs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16, 64])
@@ -80,17 +100,8 @@ def main() -> None:
             start_seconds[name] = time.perf_counter() - t0
             seconds[name], warmup[name], values[name] = {}, {}, {}
             for n, configs in configs_by_size.items():
-                t0 = time.perf_counter()
-                ex.map(configs)  # warm-up: compilation, worker start-up
-                warmup[name][n] = time.perf_counter() - t0
-                times, recs = [], []
-                for _ in range(max(args.repeats, 8 // n)):  # small populations: more runs
-                    t0 = time.perf_counter()
-                    recs = ex.map(configs)
-                    times.append(time.perf_counter() - t0)
-                bad = [r["reason"] for r in recs if r["status"] != "ok"]
-                if bad:
-                    raise SystemExit(f"{name}: failed trials {bad[:3]}")
+                repeats = max(args.repeats, 8 // n)  # small populations: more runs
+                warmup[name][n], times, recs = time_population(ex, configs, repeats)
                 seconds[name][n] = median(times)
                 values[name][n] = np.array([[r["valid"][k] for k in keys] for r in recs])
                 print(
