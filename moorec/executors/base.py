@@ -107,8 +107,16 @@ class Executor:
         """Prepare to run trials built by ``factory.build()`` (workers, data, evaluators)."""
         raise NotImplementedError
 
-    def run(self, configs: Sequence[Mapping[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Train and score each config; yields ``(index into configs, record)`` as each ends."""
+    def run(
+        self, configs: Sequence[Mapping[str, Any]], part: str = "valid"
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Train and score each config; yields ``(index into configs, record)`` as each ends.
+
+        Args:
+            configs: the candidates' settings.
+            part: ``"valid"`` (the search) or ``"test"`` (re-scoring the final front; the
+                record's values are then under ``"test"``).
+        """
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
@@ -124,10 +132,12 @@ class Executor:
     def __exit__(self, *exc):
         self.close()
 
-    def map(self, configs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Every config's record, in the order of ``configs``."""
+    def map(
+        self, configs: Sequence[Mapping[str, Any]], part: str = "valid"
+    ) -> list[dict[str, Any]]:
+        """Every config's record on ``part``, in the order of ``configs``."""
         out: list[dict[str, Any] | None] = [None] * len(configs)
-        for i, rec in self.run(configs):
+        for i, rec in self.run(configs, part):
             out[i] = rec
         return out  # type: ignore[return-value]
 
@@ -151,10 +161,13 @@ class SequentialExecutor(Executor):
             raise ConfigError("executor not started: call start(factory) first")
         return self._trainer
 
-    def run(self, configs):
+    def run(self, configs, part="valid"):
         """Train and score the configs one at a time, in order."""
+        from moorec.executors.trial import check_part, run_trial
+
+        check_part(part)
         for i, cfg in enumerate(configs):
-            yield i, self.trainer(cfg)
+            yield i, run_trial(self.trainer, cfg, part)
 
 
 class AutoExecutor(Executor):
@@ -183,17 +196,17 @@ class AutoExecutor(Executor):
         self.inner.start(factory)
         self._local_factory = factory
 
-    def run(self, configs):
+    def run(self, configs, part="valid"):
         """Run through the chosen executor (a lone candidate runs in this process)."""
         if len(configs) == 1 and self.choice != "sequential":
             if self._local._trainer is None:
                 self._local.start(self._local_factory)
             self._used["sequential"] = self._used.get("sequential", 0) + 1
-            for i, rec in self._local.run(configs):
+            for i, rec in self._local.run(configs, part):
                 yield i, {**rec, "executor": "sequential"}
             return
         self._used[self.choice] = self._used.get(self.choice, 0) + len(configs)
-        yield from self.inner.run(configs)
+        yield from self.inner.run(configs, part)
 
     def describe(self) -> dict[str, Any]:
         """The chosen executor's description, with ``requested: "auto"`` and the reason."""

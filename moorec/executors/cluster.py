@@ -27,7 +27,7 @@ from moorec.executors.base import (
     environ,
     worker_environment,
 )
-from moorec.executors.trial import failed_record
+from moorec.executors.trial import check_part, failed_record, run_trial
 
 __all__ = ["DaskExecutor"]
 
@@ -63,14 +63,14 @@ class _TrialPlugin(WorkerPlugin):
         _TRAINERS.pop(self.token, None)
 
 
-def _run_trial(token: str, config) -> dict[str, Any]:
+def _run_trial(token: str, config, part: str = "valid") -> dict[str, Any]:
     """Runs on a worker: build (once per worker and search) the trainer, train one config."""
     import os
 
     if token not in _TRAINERS:
         _TRAINERS.clear()  # one search at a time per worker
         _TRAINERS[token] = _FACTORIES[token].build()
-    rec = _TRAINERS[token](config)
+    rec = run_trial(_TRAINERS[token], config, part)
     rec["worker"] = os.getpid()
     return rec
 
@@ -155,13 +155,16 @@ class DaskExecutor(Executor):
         self._factory = _TrialPlugin(self._token, factory, pin)
         self.client.register_plugin(self._factory, name=self._factory.name)
 
-    def run(self, configs):
+    def run(self, configs, part="valid"):
         """Submit every config; yield records as the cluster finishes them."""
         if self._factory is None:
             raise ConfigError("executor not started: call start(factory) first")
+        check_part(part)
         distributed = _require_distributed()
         futures = {
-            self.client.submit(_run_trial, self._token, cfg, pure=False, retries=self.retries): i
+            self.client.submit(
+                _run_trial, self._token, cfg, part, pure=False, retries=self.retries
+            ): i
             for i, cfg in enumerate(configs)
         }
         for fut in distributed.as_completed(list(futures)):
@@ -169,7 +172,7 @@ class DaskExecutor(Executor):
             try:
                 rec = fut.result()
             except Exception as err:  # KilledWorker after repeated deaths, or a raise
-                rec = failed_record(err)
+                rec = failed_record(err, part=part)
             yield i, rec
 
     def describe(self) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from moorec.executors.base import (
     environ,
     worker_environment,
 )
-from moorec.executors.trial import failed_record
+from moorec.executors.trial import check_part, failed_record, run_trial
 
 __all__ = ["ProcessExecutor"]
 
@@ -45,8 +45,8 @@ def _ping() -> int:
     return os.getpid()
 
 
-def _run_trial(config) -> dict[str, Any]:
-    rec = _TRAINER(config)
+def _run_trial(config, part="valid") -> dict[str, Any]:
+    rec = run_trial(_TRAINER, config, part)
     rec["worker"] = os.getpid()
     return rec
 
@@ -116,7 +116,7 @@ class ProcessExecutor(Executor):
                 )
             self.pids = sorted({f.result() for f in futures} | set(self._pool._processes))
 
-    def run(self, configs):
+    def run(self, configs, part="valid"):
         """Submit every config; yield records as workers finish them.
 
         After a worker died, the unfinished configs run one at a time, so a candidate that
@@ -124,12 +124,13 @@ class ProcessExecutor(Executor):
         """
         if self._pool is None:
             raise ConfigError("executor not started: call start(factory) first")
+        check_part(part)
         pending = dict(enumerate(configs))
         deaths = dict.fromkeys(pending, 0)
         isolate = False
         while pending:
             batch = [next(iter(pending))] if isolate else list(pending)
-            futures = {self._pool.submit(_run_trial, pending[i]): i for i in batch}
+            futures = {self._pool.submit(_run_trial, pending[i], part): i for i in batch}
             broken = False
             not_done = set(futures)
             while not_done:
@@ -142,7 +143,7 @@ class ProcessExecutor(Executor):
                         broken = True
                         continue
                     except Exception as err:  # the trainer raised past its own handling
-                        rec = failed_record(err)
+                        rec = failed_record(err, part=part)
                     del pending[i]
                     yield i, rec
             if broken:
@@ -156,7 +157,10 @@ class ProcessExecutor(Executor):
                         yield (
                             i,
                             failed_record(
-                                RuntimeError(f"worker process died {deaths[i]} times on this trial")
+                                RuntimeError(
+                                    f"worker process died {deaths[i]} times on this trial"
+                                ),
+                                part=part,
                             ),
                         )
                 isolate = True

@@ -16,19 +16,26 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
+from moorec.errors import UnknownNameError
 from moorec.models.registry import _MODELS, create
 from moorec.objectives.evaluate import Evaluator
 from moorec.train.loop import TrainConfig, fit
 
 __all__ = [
+    "PARTS",
     "TRAIN_FIELDS",
     "Trainer",
     "TrialSpec",
     "failed_record",
     "ok_record",
+    "run_trial",
     "searchable_names",
     "split_settings",
 ]
+
+# The parts of a split a candidate is scored on: validation during the search, test for the
+# final front (the record's values are under the part's name).
+PARTS = ("valid", "test")
 
 # Every candidate trains with the run's seed; the loss weights are searched by their own names.
 TRAIN_FIELDS = tuple(
@@ -58,12 +65,12 @@ def split_settings(model: str, settings: Mapping[str, Any]):
     return train, weights, model_kw
 
 
-def failed_record(err: BaseException, seconds: float = 0.0) -> dict[str, Any]:
-    """The record of a trial that raised ``err``."""
+def failed_record(err: BaseException, seconds: float = 0.0, part: str = "valid") -> dict[str, Any]:
+    """The record of a trial that raised ``err`` (``part``: the values it would have had)."""
     return {
         "status": "failed",
         "reason": f"{type(err).__name__}: {err}",
-        "valid": None,
+        part: None,
         "train_seconds": seconds,
         "eval_seconds": 0.0,
         "traceback": "".join(traceback.format_exception(err, limit=3)),
@@ -71,15 +78,18 @@ def failed_record(err: BaseException, seconds: float = 0.0) -> dict[str, Any]:
 
 
 def ok_record(valid: Mapping[str, float], train_s: float, eval_s: float, best_epoch: int,
-              epochs_run: int) -> dict[str, Any]:  # fmt: skip
-    """The record of a trial that trained and scored; non-finite objectives make it fail."""
+              epochs_run: int, part: str = "valid") -> dict[str, Any]:  # fmt: skip
+    """The record of a trial that trained and scored; non-finite objectives make it fail.
+
+    The objective values are under ``part`` (``"valid"``, or ``"test"`` for a front member).
+    """
     bad = [k for k, v in valid.items() if not math.isfinite(v)]
     if bad:
-        return failed_record(FloatingPointError(f"non-finite objectives {bad}"), train_s)
+        return failed_record(FloatingPointError(f"non-finite objectives {bad}"), train_s, part)
     return {
         "status": "ok",
         "reason": None,
-        "valid": dict(valid),
+        part: dict(valid),
         "train_seconds": train_s,
         "eval_seconds": eval_s,
         "best_epoch": best_epoch,
@@ -150,20 +160,63 @@ class Trainer:
         model = self.spec.create(model_kw)
         return fit(model, self.spec.split.train, cfg, validate=validate, maximize=maximize)
 
-    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """Train and score ``config`` on validation; a failure is a record, not an exception."""
+    def evaluator(self, part: str = "valid") -> Evaluator:
+        """The evaluator of the run's objectives on ``part`` (the test one is built once needed)."""
+        check_part(part)
+        if part == "valid":
+            return self.valid
+        if self._test is None:
+            self._test = Evaluator(self.spec.split, "test", list(self.spec.keys))
+        return self._test
+
+    def __call__(self, config: Mapping[str, Any], part: str = "valid") -> dict[str, Any]:
+        """Train ``config`` and score it on ``part``; a failure is a record, not an exception.
+
+        Training is the same on either part (early stopping on validation), so a front member
+        re-scored on test is the model that was scored on validation.
+        """
+        ev = self.evaluator(part)
         t0 = time.perf_counter()
         try:
             result = self.fit(config)
             t1 = time.perf_counter()
-            valid = self.valid(result.model)
-            return ok_record(valid, t1 - t0, time.perf_counter() - t1, result.best_epoch,
-                             len(result.history))  # fmt: skip
+            values = ev(result.model)
+            return ok_record(values, t1 - t0, time.perf_counter() - t1, result.best_epoch,
+                             len(result.history), part)  # fmt: skip
         except Exception as err:
-            return failed_record(err, time.perf_counter() - t0)
+            return failed_record(err, time.perf_counter() - t0, part)
 
     def test(self, config: Mapping[str, Any]) -> dict[str, float]:
         """Retrain (same config and seed: the same model) and score on the test split."""
-        if self._test is None:
-            self._test = Evaluator(self.spec.split, "test", list(self.spec.keys))
-        return self._test(self.fit(config).model)
+        return self.evaluator("test")(self.fit(config).model)
+
+
+def check_part(part: str) -> str:
+    """``part`` if it is one of :data:`PARTS`, else :class:`~moorec.errors.UnknownNameError`."""
+    if part not in PARTS:
+        raise UnknownNameError("part", part, PARTS)
+    return part
+
+
+def run_trial(trainer, config: Mapping[str, Any], part: str = "valid") -> dict[str, Any]:
+    """One candidate's record on ``part``, as every executor runs it.
+
+    Args:
+        trainer: a :class:`Trainer`, or a custom trainer: ``trainer(config)`` gives a
+            validation record and ``trainer.test(config)`` the test values.
+        config: the candidate's settings.
+        part: ``"valid"`` or ``"test"``.
+
+    Returns:
+        The record; its values are under ``part``. A failure is a record, not an exception.
+    """
+    if check_part(part) == "valid":
+        return trainer(config)
+    if isinstance(trainer, Trainer):
+        return trainer(config, part)
+    t0 = time.perf_counter()
+    try:
+        values = trainer.test(config)
+    except Exception as err:
+        return failed_record(err, time.perf_counter() - t0, part)
+    return ok_record(values, time.perf_counter() - t0, 0.0, 0, 0, part)

@@ -27,7 +27,7 @@ from flax import nnx
 
 from moorec.errors import ConfigError
 from moorec.executors.base import Executor
-from moorec.executors.trial import Trainer, TrialSpec, failed_record, ok_record
+from moorec.executors.trial import Trainer, TrialSpec, check_part, failed_record, ok_record
 from moorec.models.base import count_params
 from moorec.objectives.base import parse_all
 from moorec.train.population import STATIC_FIELDS, fit_population
@@ -133,16 +133,17 @@ class VectorizedExecutor(Executor):
 
     # -- running ----------------------------------------------------------------------------
 
-    def run(self, configs):
-        """Bucket the configs by program, train and score each bucket together."""
+    def run(self, configs, part="valid"):
+        """Bucket the configs by program, train and score each bucket together on ``part``."""
         if self.spec is None:
             raise ConfigError("executor not started: call start(factory) first")
+        ev = self.trainer.evaluator(check_part(part))
         buckets: dict[str, list[tuple[int, Any, dict]]] = defaultdict(list)
         for i, config in enumerate(configs):
             try:
                 cfg, model_kw = self.spec.settings(config)
             except Exception as err:
-                yield i, failed_record(err)
+                yield i, failed_record(err, part=part)
                 continue
             buckets[self.bucket_key(cfg, model_kw)].append((i, cfg, model_kw))
         for members in buckets.values():
@@ -151,19 +152,19 @@ class VectorizedExecutor(Executor):
                 base = self.spec.create(members[0][2])
             except Exception as err:
                 for i, *_ in members:
-                    yield i, failed_record(err)
+                    yield i, failed_record(err, part=part)
                 continue
             self.timings["create"] += time.perf_counter() - t0
             limit = self.batch_limit(base, members[0][1])
             for start in range(0, len(members), limit):
-                yield from self._run_batch(members[start : start + limit], base)
+                yield from self._run_batch(members[start : start + limit], base, ev, part)
 
     def _needs_models(self) -> bool:
         """Whether an objective is measured on each candidate's own model (latency, PEFT size)."""
         keys = {o.key for o in self.trainer.valid.objectives}
         return bool(keys & {"latency_ms", "latency_p95_ms", "trainable_params"})
 
-    def _run_batch(self, members, base):
+    def _run_batch(self, members, base, ev, part):
         t0 = time.perf_counter()
         materialize = self._needs_models()
         if materialize:  # each candidate's own model, timed and counted alone
@@ -176,11 +177,11 @@ class VectorizedExecutor(Executor):
         except Exception as err:
             if _is_oom(err) and len(members) > 1:
                 half = len(members) // 2
-                yield from self._run_batch(members[:half], base)
-                yield from self._run_batch(members[half:], base)
+                yield from self._run_batch(members[:half], base, ev, part)
+                yield from self._run_batch(members[half:], base, ev, part)
                 return
             for i, *_ in members:
-                yield i, failed_record(err, time.perf_counter() - t0)
+                yield i, failed_record(err, time.perf_counter() - t0, part)
             return
         t1 = time.perf_counter()
         self.timings["train"] += t1 - t0
@@ -189,10 +190,9 @@ class VectorizedExecutor(Executor):
         ok = [j for j, r in enumerate(results) if r.error is None]
         for (i, *_), r in zip(members, results, strict=True):
             if r.error is not None:
-                yield i, failed_record(r.error, train_s)
+                yield i, failed_record(r.error, train_s, part)
         if not ok:
             return
-        valid = self.trainer.valid
         params = fitted.params
         rest = fitted.rest
         if len(ok) < len(results):
@@ -200,18 +200,18 @@ class VectorizedExecutor(Executor):
             params = jax.tree.map(lambda x: x[take], params)
             if fitted.rest_axis is not None:
                 rest = jax.tree.map(lambda x: x[take], rest)
-        topk, hits = self._rank(valid, fitted.graphdef, params, rest, fitted.rest_axis, base)
+        topk, hits = self._rank(ev, fitted.graphdef, params, rest, fitted.rest_axis, base)
         t2 = time.perf_counter()
         self.timings["rank"] += t2 - t1
         size = {"params": float(count_params(base))}
         try:
-            values = valid.values_population(
+            values = ev.values_population(
                 topk, hits, [results[j].model for j in ok] if materialize else None,
                 system=[size] * len(ok),
             )  # fmt: skip
         except Exception as err:
             for j in ok:
-                yield members[j][0], failed_record(err, train_s)
+                yield members[j][0], failed_record(err, train_s, part)
             return
         t3 = time.perf_counter()
         self.timings["objectives"] += t3 - t2
@@ -219,7 +219,7 @@ class VectorizedExecutor(Executor):
         self.batches.append({"candidates": len(members), "seconds": t3 - t0})
         for j, v in zip(ok, values, strict=True):
             r = results[j]
-            yield members[j][0], ok_record(v, train_s, eval_s, r.best_epoch, len(r.history))
+            yield members[j][0], ok_record(v, train_s, eval_s, r.best_epoch, len(r.history), part)
 
     def _train(self, cfgs, models, materialize):
         metric = cfgs[0].valid_metric

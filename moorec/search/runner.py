@@ -71,8 +71,9 @@ def search(
     """Search ``space`` for the best trade-offs between ``objectives`` and store the run.
 
     Candidates are trained on ``split.train`` and scored on ``split.valid``; the Pareto set is
-    formed on validation values, then each member is re-scored on ``split.test`` (stored beside
-    the validation values). Nothing from the test split reaches the search.
+    formed on validation values, then each member is retrained and scored on ``split.test``
+    by the same executor (stored beside the validation values; a member whose re-scoring fails
+    gets ``test_error`` in the front instead). Nothing from the test split reaches the search.
 
     Args:
         split: a :class:`~moorec.split.Split`.
@@ -173,10 +174,7 @@ def search(
             if key not in done and key not in todo:
                 todo[key] = index
         if todo:
-            if not state["started"]:
-                runner.start(factory)
-                store.update_manifest(executor=runner.describe())
-                state["started"] = True
+            start_runner()
             order = list(todo.values())
             finished: dict[int, dict[str, Any]] = {}
             cursor = 0
@@ -189,12 +187,11 @@ def search(
                     cursor += 1
         return [done[key] for key in keys_]
 
-    def tester():
-        """The trainer that re-scores front members on test, here in this process."""
-        if "tester" not in state:
-            local = getattr(runner, "_trainer", None)
-            state["tester"] = local if local is not None else factory.build()
-        return state["tester"]
+    def start_runner():
+        if not state["started"]:
+            runner.start(factory)
+            store.update_manifest(executor=runner.describe())
+            state["started"] = True
 
     def _store(rec, index, key, cfg):
         if rec["status"] == "ok":
@@ -284,17 +281,34 @@ def search(
         ok, values, _, _ = _archive(store, objs, cons)
         front_idx = non_dominated(values, objs)
         members = [ok[i] for i in front_idx]
-        for m in members:
-            if m.get("test") is None:
-                m["test"] = tester().test(m["config"])
-                store.append_test(m["trial"], m["test"])
+        # Re-scored on test by the same executor (retrained with the same config and seed);
+        # a member whose re-scoring fails keeps no test values and the reason, and a resumed
+        # run tries it again.
+        untested = [m for m in members if m.get("test") is None]
+        if untested:
+            start_runner()
+            for j, rec in runner.run([m["config"] for m in untested], part="test"):
+                m = untested[j]
+                if rec["status"] == "ok":
+                    m["test"] = rec["test"]
+                    store.append_test(m["trial"], m["test"])
+                else:
+                    m["test_error"] = rec["reason"]
+                    if progress:
+                        print(f"trial {m['trial']}: test re-scoring failed: {rec['reason']}")
         knee_pos = knee_index(values[front_idx], objs, knee, knee_weights) if len(members) else None
         front = {
             "objectives": manifest["objectives"],
             "constraints": manifest["constraints"],
             "reference_point": bounds,
             "members": [
-                {"trial": m["trial"], "config": m["config"], "valid": m["valid"], "test": m["test"]}
+                {
+                    "trial": m["trial"],
+                    "config": m["config"],
+                    "valid": m["valid"],
+                    "test": m["test"],
+                    **({"test_error": m["test_error"]} if "test_error" in m else {}),
+                }
                 for m in members
             ],
             "knee": None if knee_pos is None else members[knee_pos]["trial"],

@@ -18,6 +18,7 @@ from moorec.executors import (
     EXECUTORS,
     Given,
     SequentialExecutor,
+    Trainer,
     TrialSpec,
     available_cores,
     choose,
@@ -63,17 +64,14 @@ class Counting:
         self.spec = spec
 
     def build(self):
-        return CountingTrainer(self.spec.build())
+        return CountingTrainer(self.spec)
 
 
-class CountingTrainer:
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __call__(self, cfg):
+class CountingTrainer(Trainer):
+    def __call__(self, cfg, part="valid"):
         from moorec.train.loop import train_epoch
 
-        rec = self.inner(cfg)
+        rec = super().__call__(cfg, part)
         rec["compiled"] = train_epoch._cache_size()
         return rec
 
@@ -86,6 +84,15 @@ class Closed:
 
     def test(self, cfg):
         return {k: v - 0.01 for k, v in _closed_form(cfg).items()}
+
+
+class FailsOnTest(Closed):
+    """Scores on validation; re-scoring on test raises for every candidate with ``x > 0.05``."""
+
+    def test(self, cfg):
+        if cfg["x"] > 0.05:
+            raise ValueError(f"no test data for x={cfg['x']:.3f}")
+        return super().test(cfg)
 
 
 class DiesOn:
@@ -121,13 +128,13 @@ def _spec(split):
     return TrialSpec(split, "bpr", KEYS, FIXED, 0)
 
 
-def _assert_same_records(records, reference):
+def _assert_same_records(records, reference, part="valid"):
     assert len(records) == len(reference)
     for rec, ref, cfg in zip(records, reference, CONFIGS):
         assert rec["status"] == "ok", (cfg, rec.get("reason"))
-        assert set(rec["valid"]) == set(KEYS)
+        assert set(rec[part]) == set(KEYS)
         for key in KEYS:
-            assert abs(rec["valid"][key] - ref["valid"][key]) <= 1e-6, (cfg, key)
+            assert abs(rec[part][key] - ref[part][key]) <= 1e-6, (cfg, key)
         assert rec["best_epoch"] == ref["best_epoch"] and rec["epochs_run"] == ref["epochs_run"]
 
 
@@ -157,6 +164,22 @@ def sequential_records(planted_split):
 
 
 @pytest.fixture(scope="module")
+def sequential_tests(planted_split, sequential_records):
+    """The configs re-scored on test, as the final front is."""
+    spec = _spec(planted_split)
+    with make_executor("sequential") as ex:
+        ex.start(spec)
+        records = ex.map(CONFIGS, part="test")
+    trainer = spec.build()
+    for rec, ref, cfg in zip(records, sequential_records, CONFIGS, strict=True):
+        assert rec["status"] == "ok" and "valid" not in rec
+        assert rec["test"] == trainer.test(cfg)  # the same model, scored on test
+        assert rec["test"] != ref["valid"]  # and test is not validation
+        assert (rec["best_epoch"], rec["epochs_run"]) == (ref["best_epoch"], ref["epochs_run"])
+    return records
+
+
+@pytest.fixture(scope="module")
 def sequential_search(tmp_path_factory):
     return _search(tmp_path_factory.mktemp("seq") / "run", Closed(), executor="sequential")
 
@@ -164,7 +187,9 @@ def sequential_search(tmp_path_factory):
 # ----------------------------------------------------------------------------- equivalence
 
 
-def test_processes_match_sequential_and_workers_stay_warm(planted_split, sequential_records):
+def test_processes_match_sequential_and_workers_stay_warm(
+    planted_split, sequential_records, sequential_tests
+):
     with make_executor("processes", workers=2) as ex:
         ex.start(Counting(_spec(planted_split)))
         pids = list(ex.pids)
@@ -173,6 +198,7 @@ def test_processes_match_sequential_and_workers_stay_warm(planted_split, sequent
         second = ex.map(CONFIGS)
         _assert_same_records(first, sequential_records)
         _assert_same_records(second, sequential_records)
+        _assert_same_records(ex.map(CONFIGS, part="test"), sequential_tests, "test")
         # the same worker processes ran both calls: none restarted, none replaced
         assert {r["worker"] for r in first + second} <= set(pids)
         assert ex.pids == pids
@@ -192,13 +218,15 @@ def test_processes_match_sequential_and_workers_stay_warm(planted_split, sequent
             assert 1 <= r["compiled"] <= len(shapes[r["worker"]]), (r["compiled"], shapes)
 
 
-def test_dask_matches_sequential(planted_split, sequential_records):
+def test_dask_matches_sequential(planted_split, sequential_records, sequential_tests):
     ex = make_executor("dask", n_workers=2)
     with ex:
         ex.start(_spec(planted_split))
         desc = ex.describe()
         records = ex.map(CONFIGS)
+        tested = ex.map(CONFIGS, part="test")
     _assert_same_records(records, sequential_records)
+    _assert_same_records(tested, sequential_tests, "test")
     assert desc["name"] == "dask" and desc["workers"] == 2 and desc["local_cluster"] is True
     assert desc["scheduler"].startswith("tcp://")
     assert all(r["worker"] != os.getpid() for r in records)
@@ -326,9 +354,42 @@ def test_search_with_auto_records_the_choice(tmp_path, sequential_search):
     assert manifest["reason"]
     assert {t["executor"] for t in run.trials()} == {chosen}
     assert _trials(run) == _trials(sequential_search)
+    # the front is re-scored on test by the chosen executor, with the same values
+    assert _front(run) == _front(sequential_search)
+    assert all(m[3] is not None for m in _front(run))
 
 
 # ----------------------------------------------------------------------------- errors
+
+
+def test_a_part_other_than_valid_or_test_is_refused(planted_split):
+    with make_executor("sequential") as ex:
+        ex.start(_spec(planted_split))
+        with pytest.raises(UnknownNameError, match="unknown part 'train'; valid choices: test"):
+            ex.map(CONFIGS[:1], part="train")
+
+
+@pytest.mark.parametrize("executor", ["sequential", "processes"])
+def test_a_failed_test_rescoring_is_recorded_not_fatal(tmp_path, executor):
+    kw = {"workers": 2} if executor == "processes" else {}
+    run = _search(
+        tmp_path / "run", FailsOnTest(), executor=executor, executor_options=kw,
+        pop_size=16, generations=4,
+    )  # fmt: skip
+    front = json.loads((run.path / "front.json").read_text())
+    failed = [m for m in front["members"] if m["config"]["x"] > 0.05]
+    passed = [m for m in front["members"] if m["config"]["x"] <= 0.05]
+    assert failed and passed  # the front spans both sides
+    for m in failed:
+        assert m["test"] is None
+        assert m["test_error"] == f"ValueError: no test data for x={m['config']['x']:.3f}"
+    for m in passed:
+        assert "test_error" not in m
+        assert m["test"] == {k: v - 0.01 for k, v in _closed_form(m["config"]).items()}
+    # nothing is stored for the failed members, so resuming tries them again
+    assert {t["trial"] for t in run.trials() if t["test"] is not None} == {
+        m["trial"] for m in passed
+    }
 
 
 def test_unknown_executor_name_lists_the_valid_ones():

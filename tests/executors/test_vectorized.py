@@ -46,14 +46,22 @@ def reference(spec):
         return ex.map(CONFIGS)
 
 
-def _same(a, b, tol=1e-6):
+@pytest.fixture(scope="module")
+def reference_test(spec):
+    """The configs re-scored on test one at a time, as the final front is."""
+    with make_executor("sequential") as ex:
+        ex.start(spec)
+        return ex.map(CONFIGS, part="test")
+
+
+def _same(a, b, tol=1e-6, part="valid"):
     assert a["status"] == b["status"], (a.get("reason"), b.get("reason"))
     if a["status"] != "ok":
         assert a["reason"] == b["reason"]
         return
     assert (a["best_epoch"], a["epochs_run"]) == (b["best_epoch"], b["epochs_run"])
     for k in KEYS:
-        assert b["valid"][k] == pytest.approx(a["valid"][k], abs=tol), k
+        assert b[part][k] == pytest.approx(a[part][k], abs=tol), k
 
 
 def test_reference_covers_the_cases(reference):
@@ -64,15 +72,23 @@ def test_reference_covers_the_cases(reference):
     assert reference[1]["epochs_run"] < FIXED["epochs"]
 
 
-def test_vectorized_equals_sequential_and_buckets_by_shape(spec, reference):
+def test_vectorized_equals_sequential_and_buckets_by_shape(spec, reference, reference_test):
     with make_executor("vectorized") as ex:
         ex.start(spec)
         got = ex.map(CONFIGS)
         info = ex.describe()
+        tested = ex.map(CONFIGS, part="test")
     for a, b in zip(reference, got, strict=True):
         _same(a, b)
+    # re-scored on test: the same models as on validation, ranked against the test split
+    for a, b, v in zip(reference_test, tested, got, strict=True):
+        _same(a, b, part="test")
+        assert "valid" not in b
+        if b["status"] == "ok":
+            assert b["test"] != v["valid"]
     # dim 16 and dim 8 (epochs may differ within a bucket): two programs
-    assert sorted(b["candidates"] for b in ex.batches) == [2, 3]
+    assert sorted(b["candidates"] for b in ex.batches[:2]) == [2, 3]
+    assert len(ex.batches) == 4  # and the same two for the test re-scoring
     assert info["name"] == "vectorized" and info["batches"] == 2
 
 
@@ -287,6 +303,12 @@ def test_search_with_the_vectorized_executor(planted_split, tmp_path):
     for x, y in zip(ta, tb, strict=True):
         for k in objectives:
             assert y["valid"][k] == pytest.approx(x["valid"][k], abs=1e-6)
+    # the front is re-scored on test by the vectorized executor, to the same values
+    fa, fb = a.pareto_front(), b.pareto_front()
+    assert [m["trial"] for m in fa] == [m["trial"] for m in fb] and fa
+    for x, y in zip(fa, fb, strict=True):
+        for k in objectives:
+            assert y["test"][k] == pytest.approx(x["test"][k], abs=1e-6)
 
 
 SHARDED = textwrap.dedent(
