@@ -17,7 +17,9 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PYTHON" - <<'PY'
 import jax
+from moorec.env import git_commit, source_digest
 print("jax", jax.__version__, "backend", jax.default_backend(), jax.devices())
+print("moorec source_sha256", source_digest(), "git", git_commit())
 if jax.default_backend() == "cpu":
     raise SystemExit("JAX sees no accelerator: install jax's CUDA build (moorec[cuda])")
 PY

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["environment", "git_commit"]
+__all__ = ["environment", "git_commit", "source_digest"]
 
 PACKAGES = ("moorec", "jax", "jaxlib", "flax", "optax", "pymoo", "numpy", "matplotlib")
 
@@ -30,6 +31,21 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def source_digest(root: str | os.PathLike | None = None) -> str:
+    """SHA-256 over the ``.py`` files under ``root`` (default: this package), in path order.
+
+    Each file adds its path relative to ``root`` (POSIX form), a NUL byte, its bytes and a NUL
+    byte. It names the code that ran even where ``git_commit`` cannot (uncommitted changes, a
+    copy of the tree without its repository): compute it again on a checkout to compare.
+    """
+    base = Path(root) if root else Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(base.rglob("*.py"), key=lambda p: p.relative_to(base).as_posix()):
+        h.update(path.relative_to(base).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def environment() -> dict:
@@ -59,4 +75,5 @@ def environment() -> dict:
         },
         "packages": versions,
         "git_commit": git_commit(),
+        "source_sha256": source_digest(),
     }

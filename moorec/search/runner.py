@@ -159,6 +159,7 @@ def search(
         "device": env["device"],
         "machine": env["machine"],
         "git_commit": env["git_commit"],
+        "source_sha256": env["source_sha256"],
     }
     runner = make_executor(executor, **dict(executor_options or {}))
     store = RunStore.create_or_resume(out, manifest)

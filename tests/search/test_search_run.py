@@ -95,6 +95,9 @@ def test_small_nsga2_run_writes_a_complete_store(tmp_path):
     assert manifest["reference_point"] == {"ndcg@10": [1.0, 0.0], "ild@10": [1.0, 0.0]}
     assert manifest["config"]["search"]["algorithm"] == "nsga2"
     assert "jax" in manifest["packages"] and manifest["device"]["backend"] == "cpu"
+    from moorec.env import source_digest
+
+    assert manifest["source_sha256"] == source_digest()  # the code that ran
 
 
 def test_nsga2_beats_the_first_generation(tmp_path):
