@@ -3,7 +3,8 @@
 Every executor trains the same candidates (BPR-MF, learning rate and L2 drawn from a fixed seed)
 and must report the same objectives; the wall time of each (after one warm-up run that compiles
 and starts workers) gives candidates per minute. Then a short NSGA-II search runs with
-``executor="auto"``, which picks for this machine and records its choice in the run folder.
+``executor="auto"``, which picks for this machine and records its choice in the run folder; its
+front is re-scored on test by the same executor.
 
 Uses ml-100k when it can be found (``$MOOREC_DATA`` or the cache), else the synthetic shop.
 
@@ -83,6 +84,13 @@ def main() -> None:
     )
     print(f"auto chose {run.manifest['executor']['name']}: {run.manifest['executor']['reason']}")
     print(f"{len(run.trials())} trials, {len(run.pareto_front())} on the front; run in {run.path}")
+    # The front was re-scored on test by the same executor; validation beside test:
+    for m in run.pareto_front():
+        v, t = m["valid"], m["test"]
+        print(
+            f"  trial {m['trial']}: lr {m['config']['lr']:.4f}  ndcg@10 {v['ndcg@10']:.4f} "
+            f"(test {t['ndcg@10']:.4f})  ild@10 {v['ild@10']:.4f} (test {t['ild@10']:.4f})"
+        )
 
 
 if __name__ == "__main__":
