@@ -222,6 +222,12 @@ def fit_population(
 ) -> PopulationFit:
     """Train ``P`` models of one structure together, each as :func:`~moorec.train.fit` would.
 
+    The host reads the losses only when a validation is due and at the end (or every
+    ``SYNC_EVERY`` epochs), so the device runs epoch after epoch without waiting for it; an
+    epoch's ``seconds`` in the history is the wall time between two such reads divided by
+    the epochs between them. A candidate whose loss turned non-finite may run a few more
+    epochs before that is read; it fails all the same and its history ends at that epoch.
+
     Args:
         models: ``P`` freshly built models of one class and shape (modified in place). The
             same object may stand for several candidates that start from its state (it is
@@ -244,12 +250,6 @@ def fit_population(
     Raises:
         ConfigError: if the models differ in structure, the configs in a static field, or
             one model object stands for several candidates with ``materialize=True``.
-
-    The host reads the losses only when a validation is due and at the end (or every
-    ``SYNC_EVERY`` epochs), so the device runs epoch after epoch without waiting for it; an
-    epoch's ``seconds`` in the history is the wall time between two such reads divided by
-    the epochs between them. A candidate whose loss turned non-finite may run a few more
-    epochs before that is read; it fails all the same and its history ends at that epoch.
     """
     n_real = len(models)
     if n_real == 0 or len(configs) != n_real:
