@@ -1,7 +1,17 @@
-"""Shared test helpers: a closed-form trainer for run stores, tables, plots and the CLI, and a
-predictable-sequence split for the sequential models."""
+"""Shared test helpers: a closed-form trainer for run stores, tables, plots and the CLI, a
+predictable-sequence split for the sequential models, and small settings of every model."""
 
 import math
+
+# Small settings of every registered model, for tests that train each one on a toy split.
+SMALL_ZOO = {
+    "bpr": {"dim": 8},
+    "neumf": {"dim": 8, "layers": (16, 8)},
+    "lightgcn": {"dim": 8, "n_layers": 2},
+    "two_tower": {"dim": 8},
+    "sasrec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
+    "bert4rec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
+}
 
 
 class ClosedFormTrainer:

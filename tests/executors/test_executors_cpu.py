@@ -52,7 +52,8 @@ def _ok(valid):
 
 
 def _closed_form(cfg):
-    """ZDT1-like objectives (as FakeTrainer in tests/search/test_search_run.py)."""
+    """ZDT1-like objectives: the ndcg and ild of ClosedFormTrainer (tests/_fakes.py), written
+    out here so that worker processes unpickling ``Closed`` need only this module."""
     g = 1.0 + cfg["y"]
     return {"ndcg@10": 1.0 - cfg["x"], "ild@10": (1.0 - math.sqrt(cfg["x"] / g)) * g / 2}
 

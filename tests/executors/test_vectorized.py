@@ -10,6 +10,7 @@ import textwrap
 import jax
 import numpy as np
 import pytest
+from _fakes import SMALL_ZOO
 from flax import nnx
 
 import moorec as mr
@@ -367,21 +368,11 @@ def test_population_sharded_over_four_cpu_devices(tmp_path):
             assert math.isclose(va[k], vb[k], abs_tol=1e-6), k
 
 
-ZOO = {
-    "bpr": {"dim": 8},
-    "neumf": {"dim": 8, "layers": (16, 8)},
-    "lightgcn": {"dim": 8, "n_layers": 2},
-    "two_tower": {"dim": 8},
-    "sasrec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
-    "bert4rec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
-}
-
-
-@pytest.mark.parametrize("name", sorted(ZOO))
+@pytest.mark.parametrize("name", sorted(SMALL_ZOO))
 def test_every_model_trains_vectorized_as_it_does_alone(name, planted_split):
     """Per-candidate dropout, L2, learning rate and early stopping, for each model family."""
-    assert sorted(ZOO) == sorted(mr.models.available())
-    fixed = {"epochs": 3, "batch_size": 256, **ZOO[name]}
+    assert sorted(SMALL_ZOO) == sorted(mr.models.available())
+    fixed = {"epochs": 3, "batch_size": 256, **SMALL_ZOO[name]}
     spec = TrialSpec(planted_split, name, ("ndcg@10", "ild@10", "params"), fixed, 0)
     configs = [
         {"lr": 1e-2, "patience": 0, "dropout": 0.1},

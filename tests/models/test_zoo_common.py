@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _fakes import SMALL_ZOO
 from flax import nnx
 
 import moorec as mr
@@ -20,20 +21,12 @@ from moorec.train import TrainConfig, fit
 from moorec.train.loop import kept_hparams
 from moorec.train.population import fit_population
 
-SMALL = {
-    "bpr": {"dim": 8},
-    "neumf": {"dim": 8, "layers": (16, 8)},
-    "lightgcn": {"dim": 8, "n_layers": 2},
-    "two_tower": {"dim": 8},
-    "sasrec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
-    "bert4rec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
-}
 CONFIG = TrainConfig(epochs=4, batch_size=256, lr=1e-2, patience=0, seed=0)
 
 
 def build(name, split, seed=0):
     return mr.models.create(
-        name, split.n_users, split.n_items, seed=seed, train=split.train, **SMALL[name]
+        name, split.n_users, split.n_items, seed=seed, train=split.train, **SMALL_ZOO[name]
     )
 
 
@@ -41,7 +34,7 @@ def params_of(model):
     return [np.asarray(x) for x in jax.tree.leaves(nnx.state(model, nnx.Param))]
 
 
-@pytest.fixture(scope="module", params=sorted(SMALL))
+@pytest.fixture(scope="module", params=sorted(SMALL_ZOO))
 def trained(request, planted_split):
     name = request.param
     a = fit(build(name, planted_split), planted_split.train, CONFIG)
@@ -50,7 +43,7 @@ def trained(request, planted_split):
 
 
 def test_every_registered_model_is_covered():
-    assert sorted(SMALL) == sorted(mr.models.available())
+    assert sorted(SMALL_ZOO) == sorted(mr.models.available())
 
 
 def test_scores_have_one_column_per_item(trained, planted_split):
@@ -83,7 +76,7 @@ def test_same_seed_same_numbers(trained, planted_split):
     assert any(not np.array_equal(x, y) for x, y in zip(first, other, strict=True))
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("name", sorted(SMALL_ZOO))
 def test_regularisation_is_searchable(name):
     names = searchable_names(name)
     assert {"l2", "dropout", "patience"} <= set(names)

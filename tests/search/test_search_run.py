@@ -2,7 +2,6 @@
 
 import itertools
 import json
-import math
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ import time
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _fakes import ClosedFormTrainer
 
 import moorec as mr
 from moorec.errors import ConfigError, RunConfigMismatchError, UnknownNameError
@@ -22,42 +22,16 @@ SPACE = Space(x=Real(0.0, 1.0), y=Real(0.0, 1.0))
 OBJECTIVES = ["ndcg@10", "ild@10"]
 
 
-class FakeTrainer:
-    """A closed-form bi-objective problem in place of training (ZDT1-like), counting calls.
-
-    ndcg = 1 - x, ild = (1 - sqrt(x/g)) * g with g = 1 + y: the Pareto set is y = 0, a curve.
-    x in (0.45, 0.46) fails like a NaN loss would; calling after `stop_after` calls raises
-    KeyboardInterrupt (an interrupted search).
-    """
+class FakeTrainer(ClosedFormTrainer):
+    """The shared closed-form trainer (tests/_fakes.py), counting its test re-scorings."""
 
     def __init__(self, stop_after=None):
-        self.calls, self.stop_after, self.tested = 0, stop_after, 0
-
-    def __call__(self, cfg):
-        if self.stop_after is not None and self.calls >= self.stop_after:
-            raise KeyboardInterrupt
-        self.calls += 1
-        if 0.45 < cfg["x"] < 0.46:
-            return {
-                "status": "failed",
-                "reason": "TrainingError: loss became nan at epoch 3",
-                "valid": None,
-                "train_seconds": 0.0,
-                "eval_seconds": 0.0,
-            }
-        g = 1.0 + cfg["y"]
-        valid = {"ndcg@10": 1.0 - cfg["x"], "ild@10": (1.0 - math.sqrt(cfg["x"] / g)) * g / 2}
-        return {
-            "status": "ok",
-            "reason": None,
-            "valid": valid,
-            "train_seconds": 0.01,
-            "eval_seconds": 0.0,
-        }
+        super().__init__(stop_after)
+        self.tested = 0
 
     def test(self, cfg):
         self.tested += 1
-        return {k: v - 0.01 for k, v in self(cfg)["valid"].items()}
+        return super().test(cfg)
 
 
 def _search(out, trainer, **kw):
@@ -217,7 +191,7 @@ def test_real_training_search_on_planted_data(tmp_path, planted_split):
 
 SCRIPT = textwrap.dedent("""
     import sys, time
-    sys.path.insert(0, {tests!r})
+    sys.path[:0] = [{tests!r}, {root!r}]  # this test module, and tests/_fakes.py
     from test_search_run import FakeTrainer, _search
 
     class Slow(FakeTrainer):
@@ -233,7 +207,13 @@ SCRIPT = textwrap.dedent("""
 def test_kill_9_then_resume(tmp_path):
     out = tmp_path / "run"
     script = tmp_path / "run_search.py"
-    script.write_text(SCRIPT.format(tests=os.path.dirname(__file__), out=str(out)))
+    script.write_text(
+        SCRIPT.format(
+            tests=os.path.dirname(__file__),
+            root=os.path.dirname(os.path.dirname(__file__)),
+            out=str(out),
+        )
+    )
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE)
     deadline = time.time() + 120
     trials = out / "trials.jsonl"
