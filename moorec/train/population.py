@@ -409,13 +409,9 @@ def fit_population(
             i for i in np.flatnonzero(ran) if validated[i] and all_configs[i].validates_at(epoch)
         ]
         last = not any(ran[i] and epoch < all_configs[i].epochs for i in range(P))
-        if not (wanted or last or len(pending) >= SYNC_EVERY):
-            for i in np.flatnonzero(ran):
-                if epoch >= all_configs[i].epochs:
-                    active[i] = False
-            continue
-        made = settle()
-        due = [i for i in wanted if errors[i] is None]
+        read = bool(wanted) or last or len(pending) >= SYNC_EVERY
+        made = settle() if read else []
+        due = [i for i in wanted if errors[i] is None]  # none unless read
         if due:
             values = np.asarray(validate(graphdef, params, rest, rest_axis))
             improved = np.zeros(P, dtype=bool)
@@ -429,7 +425,9 @@ def fit_population(
                     since[i] += 1
             if improved.any():
                 best_params = _select(put(jnp.asarray(improved)), params, best_params)
-        stamp(made)
+        if read:
+            stamp(made)
+        # Patience changes only at a validation; between reads only the epochs run out.
         for i in np.flatnonzero(active):
             c = all_configs[i]
             if validated[i] and since[i] >= c.patience:
