@@ -18,7 +18,7 @@ from pymoo.util.ref_dirs import get_reference_directions
 from moorec.errors import ConfigError, UnknownNameError
 from moorec.search.space import LogReal, Real
 
-__all__ = ["ALGORITHMS", "RandomInfill", "make_algorithm", "needs_vector"]
+__all__ = ["ALGORITHMS", "RandomInfill", "check_algorithm", "make_algorithm", "needs_vector"]
 
 ALGORITHMS = ("nsga2", "nsga3", "moead", "smsemoa", "random")
 
@@ -50,6 +50,30 @@ def _ref_dirs(n_obj: int, pop_size: int) -> np.ndarray:
     return get_reference_directions("energy", n_obj, pop_size, seed=1)
 
 
+def check_algorithm(name: str, pop_size: int, space=None, n_constraints: int = 0) -> None:
+    """Raise unless algorithm ``name`` can search ``space`` with a population of ``pop_size``.
+
+    Raises:
+        UnknownNameError: for an unknown name.
+        ConfigError: for ``pop_size < 2``, or constraints or non-real variables under MOEA/D.
+    """
+    if name not in ALGORITHMS:
+        raise UnknownNameError("algorithm", name, ALGORITHMS)
+    if isinstance(pop_size, bool) or not isinstance(pop_size, int) or pop_size < 2:
+        raise ConfigError(f"pop_size must be an integer >= 2, got {pop_size!r}")
+    if name != "moead":
+        return
+    if space is not None:
+        bad = [n for n, v in space.variables.items() if not isinstance(v, Real | LogReal)]
+        if bad:
+            raise ConfigError(
+                f"moead searches real variables only; {bad} are not Real/LogReal "
+                "(use nsga2, nsga3, smsemoa or random)"
+            )
+    if n_constraints:
+        raise ConfigError("moead does not support constraints in pymoo; use nsga2")
+
+
 def make_algorithm(name: str, pop_size: int, n_obj: int, space=None):
     """Build pymoo algorithm ``name`` for a population of ``pop_size``.
 
@@ -65,10 +89,7 @@ def make_algorithm(name: str, pop_size: int, n_obj: int, space=None):
         UnknownNameError: for an unknown name.
         ConfigError: for ``pop_size < 2`` or a space MOEA/D cannot search.
     """
-    if name not in ALGORITHMS:
-        raise UnknownNameError("algorithm", name, ALGORITHMS)
-    if isinstance(pop_size, bool) or not isinstance(pop_size, int) or pop_size < 2:
-        raise ConfigError(f"pop_size must be an integer >= 2, got {pop_size!r}")
+    check_algorithm(name, pop_size, space)
     mixed = {
         "sampling": MixedVariableSampling(),
         "mating": MixedVariableMating(eliminate_duplicates=MixedVariableDuplicateElimination()),
@@ -88,11 +109,4 @@ def make_algorithm(name: str, pop_size: int, n_obj: int, space=None):
     if name == "smsemoa":
         return SMSEMOA(pop_size=pop_size, n_offsprings=pop_size, **mixed)
     # MOEA/D: pymoo's implementation recombines float vectors and has no constraint handling.
-    if space is not None:
-        bad = [n for n, v in space.variables.items() if not isinstance(v, Real | LogReal)]
-        if bad:
-            raise ConfigError(
-                f"moead searches real variables only; {bad} are not Real/LogReal "
-                "(use nsga2, nsga3, smsemoa or random)"
-            )
     return MOEAD(ref_dirs=_ref_dirs(n_obj, pop_size), n_neighbors=min(15, pop_size))

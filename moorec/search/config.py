@@ -44,11 +44,11 @@ from typing import Any
 
 from moorec.errors import ConfigError, DataNotFoundError, UnknownNameError
 
-__all__ = ["SECTIONS", "load_config", "run_config"]
+__all__ = ["SECTIONS", "check_config", "load_config", "run_config", "search_settings"]
 
 SECTIONS = {
     "data": ("dataset", "path", "options"),
-    "split": ("protocol", "ratios", "seed", "min_interactions", "order", "cuts"),
+    "split": ("protocol", "ratios", "seed", "min_interactions", "small_users", "order", "cuts"),
     "model": ("name",),
     "fixed": None,
     "search": (
@@ -67,13 +67,40 @@ SECTIONS = {
     "space": None,
 }
 
+# TOML types of the keys (what tomllib gives): a value of another type is refused.
+_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
+    ("data", "dataset"): (str,),
+    ("data", "path"): (str,),
+    ("data", "options"): (dict,),
+    ("split", "protocol"): (str,),
+    ("split", "ratios"): (list,),
+    ("split", "seed"): (int,),
+    ("split", "min_interactions"): (int,),
+    ("split", "small_users"): (str,),
+    ("split", "order"): (str,),
+    ("split", "cuts"): (list,),
+    ("model", "name"): (str,),
+    ("search", "algorithm"): (str,),
+    ("search", "pop_size"): (int,),
+    ("search", "generations"): (int,),
+    ("search", "seed"): (int,),
+    ("search", "objectives"): (list,),
+    ("search", "constraints"): (list,),
+    ("search", "knee"): (str,),
+    ("search", "knee_weights"): (list,),
+    ("search", "executor"): (str,),
+    ("search", "executor_options"): (dict,),
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
+
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read and check a search config.
 
     Raises:
         DataNotFoundError: if the file does not exist.
-        ConfigError: if it is not valid TOML or lacks ``[space]`` / ``search.objectives``.
+        ConfigError: if it is not valid TOML, lacks ``[space]`` / ``search.objectives`` or has
+            a value of the wrong type.
         UnknownNameError: for an unknown section or key.
     """
     path = Path(path)
@@ -83,24 +110,74 @@ def load_config(path: str | Path) -> dict[str, Any]:
         cfg = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a UTF-8 text file: {err}") from None
     check_config(cfg)
     return cfg
 
 
 def check_config(cfg: Mapping[str, Any]) -> None:
-    """Raise for unknown sections or keys and for missing required ones."""
+    """Raise for unknown sections or keys, values of the wrong type and missing required ones."""
     for section, body in cfg.items():
         if section not in SECTIONS:
             raise UnknownNameError("config section", section, SECTIONS)
+        if not isinstance(body, Mapping):
+            raise ConfigError(f"[{section}] must be a table, got {section} = {body!r}")
         keys = SECTIONS[section]
         if keys is not None:
             for key in body:
                 if key not in keys:
                     raise UnknownNameError(f"key of [{section}]", key, keys)
+        for key, value in body.items():
+            types = _TYPES.get((section, key))
+            bad = types is not None and (isinstance(value, bool) or not isinstance(value, types))
+            if bad:
+                raise ConfigError(f"{section}.{key} must be {_TYPE_NAMES[types[0]]}, got {value!r}")
     if not cfg.get("space"):
         raise ConfigError("the config needs a [space] table with at least one variable")
     if not cfg.get("search", {}).get("objectives"):
         raise ConfigError("the config needs search.objectives, e.g. ['ndcg@10', 'ild@10']")
+
+
+def search_settings(cfg: Mapping[str, Any], executor: str | None = None) -> dict[str, Any]:
+    """The keyword arguments of :func:`~moorec.search.search` a checked config gives.
+
+    Args:
+        cfg: a config that passed :func:`check_config`.
+        executor: overrides ``search.executor`` (default ``sequential``).
+    """
+    s = dict(cfg.get("search", {}))
+    return {
+        "objectives": s["objectives"],
+        "model": cfg.get("model", {}).get("name", "bpr"),
+        "algorithm": s.get("algorithm", "nsga2"),
+        "pop_size": s.get("pop_size", 16),
+        "generations": s.get("generations", 8),
+        "seed": s.get("seed", 0),
+        "constraints": s.get("constraints", ()),
+        "knee": s.get("knee", "asf"),
+        "knee_weights": s.get("knee_weights"),
+        "executor": executor or s.get("executor", "sequential"),
+        "executor_options": s.get("executor_options"),
+        "fixed": cfg.get("fixed", {}),
+        "reference": cfg.get("reference"),
+    }
+
+
+def _check_data(data_cfg: Mapping[str, Any], split_cfg: Mapping[str, Any]) -> None:
+    """Refuse an unknown data set, split protocol or protocol option before loading anything."""
+    import inspect
+
+    from moorec.data.registry import dataset_info
+    from moorec.errors import check_choice
+    from moorec.split import PROTOCOLS
+
+    dataset_info(data_cfg.get("dataset", "synthetic-shop"))
+    protocol = check_choice("split protocol", split_cfg.get("protocol", "random"), PROTOCOLS)
+    options = [p for p in inspect.signature(PROTOCOLS[protocol]).parameters if p != "data"]
+    for key in split_cfg:
+        if key != "protocol" and key not in options:
+            raise UnknownNameError(f"option of split protocol {protocol!r}", key, options)
 
 
 def run_config(
@@ -111,6 +188,9 @@ def run_config(
     executor: str | None = None,
 ):
     """Load the data, split it and run the search a config describes.
+
+    Every setting is checked (:func:`~moorec.search.runner.check_search`, the checks
+    :func:`~moorec.search.search` makes) before the data are loaded.
 
     Args:
         cfg: a checked config (:func:`load_config`).
@@ -123,39 +203,27 @@ def run_config(
     """
     import moorec.split as msplit
     from moorec.data.registry import load
-    from moorec.search.runner import search
-    from moorec.search.space import Space
+    from moorec.search.runner import check_search, search
 
     check_config(cfg)
-    space = Space.from_dict(cfg["space"])  # bad bounds fail before any data is loaded
+    settings = search_settings(cfg, executor)
+    space = check_search(cfg["space"], **settings).space  # bad values fail before any data
     data_cfg = dict(cfg.get("data", {"dataset": "synthetic-shop"}))
+    split_cfg = dict(cfg.get("split", {}))
+    _check_data(data_cfg, split_cfg)
     name = data_cfg.get("dataset", "synthetic-shop")
     data = load(name, path=data_cfg.get("path"), **dict(data_cfg.get("options", {})))
-    split_cfg = dict(cfg.get("split", {}))
     protocol = split_cfg.pop("protocol", "random")
     if "ratios" in split_cfg:
         split_cfg["ratios"] = tuple(split_cfg["ratios"])
     if "cuts" in split_cfg:
         split_cfg["cuts"] = tuple(split_cfg["cuts"])
     split = msplit.split(data, protocol, **split_cfg)
-    s = dict(cfg.get("search", {}))
     return search(
         split,
         space,
-        s.pop("objectives"),
         out=out,
-        model=cfg.get("model", {}).get("name", "bpr"),
-        algorithm=s.pop("algorithm", "nsga2"),
-        pop_size=s.pop("pop_size", 16),
-        generations=s.pop("generations", 8),
-        seed=s.pop("seed", 0),
-        constraints=s.pop("constraints", ()),
-        knee=s.pop("knee", "asf"),
-        knee_weights=s.pop("knee_weights", None),
-        executor=executor or s.pop("executor", "sequential"),
-        executor_options=s.pop("executor_options", None),
-        fixed=cfg.get("fixed", {}),
-        reference=cfg.get("reference"),
+        **settings,
         data_info={
             "dataset": name,
             "summary": data.summary(),

@@ -19,7 +19,7 @@ from pymoo.indicators.igd_plus import IGDPlus
 from pymoo.mcdm.pseudo_weights import PseudoWeights
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
-from moorec.errors import ConfigError, UnknownNameError
+from moorec.errors import ConfigError, MoorecError, UnknownNameError
 from moorec.objectives.base import Objective
 from moorec.search.problem import to_minimization
 
@@ -27,6 +27,8 @@ __all__ = [
     "BOUNDED",
     "KNEE_METHODS",
     "bounds_from_values",
+    "check_knee",
+    "check_reference",
     "hypervolume",
     "igd_plus",
     "knee_index",
@@ -95,6 +97,94 @@ def bounds_from_values(
             raise ConfigError(f"hypervolume bounds of {o.key} are empty: ideal == reference")
         out[o.key] = [ideal, ref]
     return out
+
+
+def check_reference(
+    reference: Mapping[str, Sequence[float]] | None, objectives: Sequence[Objective]
+) -> dict[str, list[float]]:
+    """Check user-given hypervolume bounds ``{key: [ideal, reference]}``; return them by key.
+
+    Each key must be one of ``objectives`` (written as its key or any spelling
+    :func:`~moorec.objectives.parse` reads as it), each value two finite numbers, and the ideal
+    better than the reference in the objective's direction (larger for a maximised one).
+
+    Raises:
+        UnknownNameError: for a key that is not an objective of the search.
+        ConfigError: for a value that is not ``[ideal, reference]`` or is reversed or empty.
+    """
+    from moorec.objectives.base import parse
+
+    if reference is None:
+        return {}
+    if not isinstance(reference, Mapping):
+        raise ConfigError(
+            f"reference must map objective keys to [ideal, reference], got {reference!r}"
+        )
+    by_key = {o.key: o for o in objectives}
+    out: dict[str, list[float]] = {}
+    for name, pair in reference.items():
+        try:
+            key = parse(name).key
+        except MoorecError:  # not an objective name at all
+            key = name
+        if key not in by_key:
+            raise UnknownNameError("reference key (an objective of the search)", name, by_key)
+        if (
+            isinstance(pair, str | bytes | Mapping)
+            or not hasattr(pair, "__len__")
+            or len(pair) != 2
+            or not all(
+                not isinstance(v, bool) and isinstance(v, int | float) and np.isfinite(v)
+                for v in pair
+            )
+        ):
+            raise ConfigError(
+                f"reference {name} must be [ideal, reference], two finite numbers, got {pair!r}"
+            )
+        ideal, ref = float(pair[0]), float(pair[1])
+        o = by_key[key]
+        if ideal == ref:
+            raise ConfigError(f"reference {name} = {list(pair)} is empty: ideal == reference")
+        if (ideal < ref) if o.direction == "max" else (ideal > ref):
+            better = "above" if o.direction == "max" else "below"
+            way = "maximised" if o.direction == "max" else "minimised"
+            raise ConfigError(
+                f"reference {name} = {list(pair)} is reversed: {key} is {way}, so its ideal "
+                f"(first) must lie {better} its reference (second); did you mean {[ref, ideal]}?"
+            )
+        out[key] = list(pair)  # as given: the run's config records them
+    return out
+
+
+def check_knee(
+    method: str, weights: Sequence[float] | None, objectives: Sequence[Objective]
+) -> list[float] | None:
+    """Check the knee method and its weights (one finite weight >= 0 per objective, not all 0).
+
+    Raises:
+        UnknownNameError: for an unknown method.
+        ConfigError: for malformed weights.
+    """
+    if method not in KNEE_METHODS:
+        raise UnknownNameError("knee method", method, KNEE_METHODS)
+    if weights is None:
+        return None
+    m = len(objectives)
+    if (
+        isinstance(weights, str | bytes | Mapping)
+        or not hasattr(weights, "__len__")
+        or len(weights) != m
+        or not all(
+            not isinstance(w, bool) and isinstance(w, int | float) and np.isfinite(w) and w >= 0
+            for w in weights
+        )
+        or not any(w > 0 for w in weights)
+    ):
+        raise ConfigError(
+            f"knee_weights must be {m} finite numbers >= 0 (one per objective "
+            f"{[o.key for o in objectives]}), not all 0, got {weights!r}"
+        )
+    return [float(w) for w in weights]
 
 
 def normalize(

@@ -20,7 +20,14 @@ from pymoo.core.problem import Problem
 from moorec.errors import ConfigError
 from moorec.objectives.base import Objective, parse
 
-__all__ = ["FAILED_F", "Constraint", "RecProblem", "parse_constraint", "to_minimization"]
+__all__ = [
+    "FAILED_F",
+    "Constraint",
+    "RecProblem",
+    "parse_constraint",
+    "parse_constraints",
+    "to_minimization",
+]
 
 #: Objective value (minimisation form) given to failed trials.
 FAILED_F = 1e30
@@ -70,6 +77,20 @@ def parse_constraint(text: str | Constraint) -> Constraint:
     except ValueError:
         raise ConfigError(f"constraint {text!r}: bound {m.group(3)!r} is not a number") from None
     return Constraint(key, m.group(2), bound)
+
+
+def parse_constraints(texts: Sequence[str | Constraint]) -> list[Constraint]:
+    """Parse a list of constraints (see :func:`parse_constraint`).
+
+    Raises:
+        ConfigError: if ``texts`` is not a list (a lone string included) or one is malformed.
+        UnknownNameError: if a key is not an objective.
+    """
+    if isinstance(texts, str | bytes | Constraint) or not hasattr(texts, "__iter__"):
+        raise ConfigError(
+            f"constraints must be a list such as ['latency_ms <= 2.0'], got {texts!r}"
+        )
+    return [parse_constraint(t) for t in texts]
 
 
 def to_minimization(values: np.ndarray, objectives: Sequence[Objective]) -> np.ndarray:

@@ -10,12 +10,14 @@ seed, so a config's numbers do not depend on when it was drawn.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -27,23 +29,113 @@ from moorec.models.registry import _MODELS
 from moorec.objectives.base import Objective, parse_all
 from moorec.results.run import Run, load
 from moorec.results.store import RunStore
-from moorec.search.algorithms import make_algorithm, needs_vector
+from moorec.search.algorithms import check_algorithm, make_algorithm, needs_vector
 from moorec.search.indicators import (
-    KNEE_METHODS,
     bounds_from_values,
+    check_knee,
+    check_reference,
     hypervolume,
     knee_index,
     non_dominated,
 )
-from moorec.search.problem import Constraint, RecProblem, parse_constraint
-from moorec.search.space import Space, config_key
+from moorec.search.problem import Constraint, RecProblem, parse_constraints
+from moorec.search.space import Space, check_space_settings, config_key
 
-__all__ = ["search", "searchable_names"]
+__all__ = ["CheckedSearch", "check_search", "search", "searchable_names"]
 
 
 def _hash(config: Mapping[str, Any]) -> str:
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class CheckedSearch(NamedTuple):
+    """What :func:`check_search` hands back: the settings of a search, parsed and checked."""
+
+    space: Space
+    objectives: list[Objective]
+    constraints: list[Constraint]
+    fixed: dict[str, Any]
+    reference: dict[str, list[float]]
+    knee_weights: list[float] | None
+
+
+def check_search(
+    space: Space | Mapping[str, Mapping[str, Any]],
+    objectives: Sequence[str | Objective],
+    *,
+    model: str = "bpr",
+    algorithm: str = "nsga2",
+    pop_size: int = 16,
+    generations: int = 8,
+    seed: int = 0,
+    constraints: Sequence[str | Constraint] = (),
+    fixed: Mapping[str, Any] | None = None,
+    reference: Mapping[str, Sequence[float]] | None = None,
+    knee: str = "asf",
+    knee_weights: Sequence[float] | None = None,
+    executor: str | Executor = "sequential",
+    executor_options: Mapping[str, Any] | None = None,
+    custom_trainer: bool = False,
+) -> CheckedSearch:
+    """Check every setting of a search before any work; :func:`search` and TOML configs call it.
+
+    Arguments are those of :func:`search` (``space`` may also be a ``[space]`` table);
+    ``custom_trainer``: a custom trainer defines its own variables, so names and values of
+    ``space`` and ``fixed`` are not checked against the model.
+
+    Raises:
+        ConfigError: for a value out of range or malformed (each message names it and the valid
+            range): fewer than 2 objectives, ``pop_size < 2``, ``generations < 1``, a negative
+            seed, a malformed constraint, a reversed or empty ``reference`` pair, a fixed value
+            or a variable's range outside the setting's valid range, a setting both fixed and
+            searched.
+        UnknownNameError: for an unknown model, algorithm, executor, knee method, objective,
+            ``reference`` key, or a fixed or searched name that is neither a training nor a
+            model setting (the message lists the valid ones).
+    """
+    if isinstance(space, Mapping):
+        space = Space.from_dict(space)
+    if not isinstance(space, Space):
+        raise ConfigError(f"space must be a Space or a [space] table, got {space!r}")
+    objs = parse_all(objectives)
+    if len(objs) < 2:
+        raise ConfigError(
+            f"a multi-objective search needs at least 2 objectives, got {[o.key for o in objs]}"
+        )
+    cons = parse_constraints(constraints)
+    if isinstance(generations, bool) or not isinstance(generations, int) or generations < 1:
+        raise ConfigError(f"generations must be an integer >= 1, got {generations!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    weights = check_knee(knee, knee_weights, objs)
+    if model not in _MODELS:
+        raise UnknownNameError("model", model, _MODELS)
+    if fixed is not None and not isinstance(fixed, Mapping):
+        raise ConfigError(f"fixed must map setting names to values, got {fixed!r}")
+    fixed = dict(fixed or {})
+    if not custom_trainer:
+        valid_names = searchable_names(model)
+        space.check_names(valid_names)
+        for name in fixed:
+            if name not in valid_names:
+                raise UnknownNameError("fixed setting", name, valid_names)
+    overlap = sorted(set(fixed) & set(space.names))
+    if overlap:
+        raise ConfigError(f"{overlap} are both fixed and searched; keep one")
+    if not custom_trainer:
+        check_space_settings(model, space, fixed)
+    check_algorithm(algorithm, pop_size, space, len(cons))
+    refs = check_reference(reference, objs)
+    if executor_options is not None and not isinstance(executor_options, Mapping):
+        raise ConfigError(f"executor_options must be a table of settings, got {executor_options!r}")
+    try:  # building an executor starts nothing; it checks the name and the options
+        make_executor(executor, **dict(executor_options or {}))
+    except (TypeError, ValueError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"executor {executor!r}: {err}") from None
+    return CheckedSearch(space, objs, cons, fixed, refs, weights)
 
 
 def search(
@@ -106,29 +198,24 @@ def search(
     Returns:
         The stored :class:`~moorec.results.Run`.
     """
-    objs = parse_all(objectives)
-    if len(objs) < 2:
-        raise ConfigError(
-            f"a multi-objective search needs at least 2 objectives, got {[o.key for o in objs]}"
-        )
-    cons = [parse_constraint(c) for c in constraints]
-    if isinstance(generations, bool) or not isinstance(generations, int) or generations < 1:
-        raise ConfigError(f"generations must be an integer >= 1, got {generations!r}")
-    if knee not in KNEE_METHODS:
-        raise UnknownNameError("knee method", knee, KNEE_METHODS)
-    if model not in _MODELS:
-        raise UnknownNameError("model", model, _MODELS)
-    fixed = dict(fixed or {})
-    if trainer is None:  # a custom trainer defines its own variables
-        valid_names = searchable_names(model)
-        space.check_names(valid_names)
-        for name in fixed:
-            if name not in valid_names:
-                raise UnknownNameError("fixed setting", name, valid_names)
-    overlap = sorted(set(fixed) & set(space.names))
-    if overlap:
-        raise ConfigError(f"{overlap} are both fixed and searched; keep one")
-    algo = make_algorithm(algorithm, pop_size, len(objs), space)  # validates pop_size too
+    space, objs, cons, fixed, reference, _ = check_search(
+        space,
+        objectives,
+        model=model,
+        algorithm=algorithm,
+        pop_size=pop_size,
+        generations=generations,
+        seed=seed,
+        constraints=constraints,
+        fixed=fixed,
+        reference=reference,
+        knee=knee,
+        knee_weights=knee_weights,
+        executor=executor,
+        executor_options=executor_options,
+        custom_trainer=trainer is not None,  # a custom trainer defines its own variables
+    )
+    algo = make_algorithm(algorithm, pop_size, len(objs), space)
     keys = list(dict.fromkeys([o.key for o in objs] + [c.key for c in cons]))
 
     config = {
@@ -164,12 +251,15 @@ def search(
     runner = make_executor(executor, **dict(executor_options or {}))
     store = RunStore.create_or_resume(out, manifest)
     done = store.trial_by_key()
+    stored_keys, reused = set(done), set()  # trials of an earlier session, those answered
+    resumed = bool(stored_keys)
     spec = TrialSpec(split, model, tuple(keys), fixed, seed)
     factory = spec if trainer is None else Given(trainer)
     state = {"generation": 0, "trained": 0, "started": False}
 
     def evaluate_population(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         keys_ = [config_key(cfg) for cfg in configs]
+        reused.update(k for k in keys_ if k in stored_keys)
         todo: dict[str, int] = {}  # key -> index of its first occurrence
         for index, key in enumerate(keys_):
             if key not in done and key not in todo:
@@ -220,10 +310,8 @@ def search(
         mixed=not needs_vector(algorithm),
         failure_constraint=algorithm != "moead",
     )
-    if algorithm == "moead":
+    if algorithm == "moead":  # no constraints (refused by check_search)
         problem.n_ieq_constr = len(cons)
-        if cons:
-            raise ConfigError("moead does not support constraints in pymoo; use nsga2")
     algo.setup(problem, termination=("n_gen", generations), seed=seed, verbose=False)
 
     stored_gens = {g["generation"]: g for g in store.generations()}
@@ -240,24 +328,26 @@ def search(
             gen += 1
             state["generation"] = gen
             algo.next()
-            ok, values, n_failed, n_total = _archive(store, objs, cons)
-            if bounds is None:
-                bounds = bounds_from_values(objs, values, reference)
-                store.update_manifest(reference_point=bounds)
-            hv = (
-                hypervolume(values[non_dominated(values, objs)], objs, bounds)
-                if len(values)
-                else 0.0
-            )
-            best = {
-                o.key: (
-                    float(values[:, j].max() if o.direction == "max" else values[:, j].min())
-                    if len(values)
-                    else None
-                )
-                for j, o in enumerate(objs)
-            }
+            # A replayed generation keeps the figures stored when it first ran: the store
+            # already holds later generations' trials, so the archive would give final totals.
             if gen not in stored_gens:
+                ok, values, n_failed, n_total = _archive(store, objs, cons)
+                if bounds is None:
+                    bounds = bounds_from_values(objs, values, reference)
+                    store.update_manifest(reference_point=bounds)
+                hv = (
+                    hypervolume(values[non_dominated(values, objs)], objs, bounds)
+                    if len(values)
+                    else 0.0
+                )
+                best = {
+                    o.key: (
+                        float(values[:, j].max() if o.direction == "max" else values[:, j].min())
+                        if len(values)
+                        else None
+                    )
+                    for j, o in enumerate(objs)
+                }
                 new = sum(1 for t in store.trials() if t["generation"] == gen)
                 rec = {
                     "generation": gen,
@@ -271,12 +361,9 @@ def search(
                 store.append_generation(rec)
                 stored_gens[gen] = rec
             if progress:
-                best_txt = ", ".join(f"{k} {v:.4g}" for k, v in best.items() if v is not None)
-                print(
-                    f"gen {gen:3d}/{generations}: {n_total:4d} evaluations, {n_failed} failed, "
-                    f"hypervolume {hv:.4f}; best {best_txt}",
-                    flush=True,
-                )
+                print(generation_line(stored_gens[gen], generations, store.trials()), flush=True)
+        if progress and resumed:
+            print(f"resumed: {len(reused)} trials reused, {state['trained']} trained", flush=True)
 
         # The front: non-dominated feasible trials on validation, each re-scored on test.
         ok, values, _, _ = _archive(store, objs, cons)
@@ -328,6 +415,48 @@ def search(
     if progress:
         print(pareto_table(run))
     return run
+
+
+def failure_summary(trials: Sequence[Mapping[str, Any]]) -> str:
+    """The most common reason among failed ``trials``, with its count.
+
+    Reasons are grouped without a trailing parenthesis (the settings of one trial, as in
+    ``"loss became nan at epoch 3 (lr=0.01, ...)"``).
+    """
+    reasons = collections.Counter(
+        re.sub(r"\s*\([^()]*\)$", "", str(t.get("reason") or "unknown reason")) for t in trials
+    )
+    if not reasons:
+        return "no failures"
+    reason, count = reasons.most_common(1)[0]
+    others = len(trials) - count
+    return f"{reason} ({count}x" + (f"; {others} with other reasons)" if others else ")")
+
+
+def generation_line(
+    rec: Mapping[str, Any], generations: int, trials: Sequence[Mapping[str, Any]]
+) -> str:
+    """The progress line of one generation from its stored record.
+
+    Args:
+        rec: the generation's record (``generations.jsonl``): cumulative evaluations and
+            failures, hypervolume and best value per objective as of that generation.
+        generations: the run's number of generations.
+        trials: the run's trials; those first trained in this generation name the most common
+            failure reason when all of them failed.
+    """
+    gen = rec["generation"]
+    own = [t for t in trials if t["generation"] == gen]
+    failed = [t for t in own if t["status"] == "failed"]
+    best = ", ".join(f"{k} {v:.4g}" for k, v in rec["best"].items() if v is not None)
+    line = (
+        f"gen {gen:3d}/{generations}: {rec['evaluations']:4d} evaluations, "
+        f"{rec['failures']} failed, hypervolume {rec['hypervolume']:.4f}"
+    )
+    if own and len(failed) == len(own):
+        line += f"; all {len(own)} trials failed: {failure_summary(failed)}"
+        return line + (f"; best so far {best}" if best else "")
+    return line + (f"; best {best}" if best else "; no feasible trial yet")
 
 
 def _archive(store: RunStore, objs: list[Objective], cons: list[Constraint]):
