@@ -6,11 +6,17 @@ objective vectors that at least ``p * n`` of the runs reached (some trial is at 
 in both objectives) from the others; the 50 % surface is the median, the 25 % and 75 % surfaces
 the optimistic and the pessimistic quartile. ``moocore.eaf`` computes them on minimisation-form
 data; maximised objectives are negated before and after.
+
+The runs of a group must be repeats of one search that differ only in the seed
+(``config.search.seed``): :func:`attainment` refuses a group whose configs differ in anything
+else (a budget, a space, a data set) and warns when two of its runs share a seed.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -22,8 +28,10 @@ from moorec.plots.common import (
     better_note,
     check_split,
     drawing,
+    label_axes,
     non_dominated_rows,
     objective_directions,
+    require_finished,
     sort_along,
     step_vertices,
     trial_points,
@@ -31,7 +39,97 @@ from moorec.plots.common import (
 )
 from moorec.results.run import Run
 
-__all__ = ["attainment", "attainment_surfaces"]
+__all__ = ["attainment", "attainment_surfaces", "check_repeats", "config_differences"]
+
+#: The config key in which the runs of one attainment group may differ.
+SEED_KEY = "search.seed"
+
+
+def _flatten(value, prefix: str, out: dict) -> dict:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif prefix:
+        out[prefix] = value
+    return out
+
+
+def _seed(run: Run):
+    search = run.config.get("search") if isinstance(run.config, dict) else None
+    if isinstance(search, dict) and search.get("seed") is not None:
+        return search["seed"]
+    return run.manifest.get("seed")
+
+
+def config_differences(runs: Sequence[Run]) -> dict[str, list]:
+    """The config keys, other than the search seed, in which the runs differ.
+
+    Configs (the manifests' ``config``) are compared key by key, nested keys dotted
+    (``"search.generations"``); a key some runs lack counts as ``None`` in those.
+
+    Args:
+        runs: loaded runs.
+
+    Returns:
+        ``{dotted key: [value per run]}`` for each key whose values differ, in key order.
+    """
+    flat = [_flatten(r.config if isinstance(r.config, dict) else {}, "", {}) for r in runs]
+    keys = sorted({k for f in flat for k in f} - {SEED_KEY})
+    out = {}
+    for key in keys:
+        values = [f.get(key) for f in flat]
+        encoded = {json.dumps(v, sort_keys=True, default=str) for v in values}
+        if len(encoded) > 1:
+            out[key] = values
+    return out
+
+
+def check_repeats(name: str, runs: Sequence[Run], warn: bool = True) -> None:
+    """Check that the runs of attainment group ``name`` are one search repeated over seeds.
+
+    Args:
+        name: the group's label (for messages).
+        runs: its loaded runs.
+        warn: warn when two runs share a seed.
+
+    Raises:
+        ConfigError: the runs' configs differ in anything but ``config.search.seed``; the
+            message names each differing key and its value in each run.
+
+    Warns:
+        UserWarning: two or more runs share a seed, so they repeat one search rather than
+            sample seeds.
+    """
+    diff = config_differences(runs)
+    if diff:
+        shown = list(diff.items())[:6]
+        parts = []
+        for key, vals in shown:
+            pairs = zip(vals, runs, strict=True)
+            each = [f"{json.dumps(v, default=str)} in {r.path}" for v, r in pairs]
+            parts.append(f"{key} is {', '.join(each)}")
+        more = f" (and {len(diff) - len(shown)} more keys)" if len(diff) > len(shown) else ""
+        raise ConfigError(
+            f"attainment group {name!r} pools runs whose configs differ in more than the search "
+            f"seed: {'; '.join(parts)}{more}. An attainment surface is taken over seeds of one "
+            "config: give runs that differ only in config.search.seed, or put them in separate "
+            "groups"
+        )
+    if not warn:
+        return
+    by_seed: dict = {}
+    for r in runs:
+        seed = _seed(r)
+        if seed is not None:
+            by_seed.setdefault(json.dumps(seed, default=str), []).append(r)
+    for seed, same in by_seed.items():
+        if len(same) > 1:
+            warnings.warn(
+                f"attainment group {name!r}: runs {', '.join(str(r.path) for r in same)} share "
+                f"the search seed {seed}, so they repeat one search instead of sampling seeds",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def _check_levels(levels: Sequence[float]) -> list[float]:
@@ -90,7 +188,9 @@ def attainment(
     For each group (one colour), the surfaces at ``levels`` are drawn as step lines bounding
     the region attained by that fraction of the group's runs: the median (0.5) solid, the
     others dashed, with the band between the outermost and innermost of them shaded. The runs'
-    points are their finished, feasible trials on ``split``.
+    points are their finished, feasible trials on ``split`` (``test`` in the axis labels when
+    it is the test split). The runs of a group must differ only in their seed
+    (:func:`check_repeats`).
 
     After the call ``ax.moorec_attainment`` holds ``{group: {level: [n, 2] array}}``, the
     surfaces' points in natural directions.
@@ -109,12 +209,14 @@ def attainment(
 
     Raises:
         UnknownNameError: ``x`` or ``y`` is not an objective of a run, or ``split`` is unknown.
-        ConfigError: no groups, a group with fewer than two runs, a run without a finished
-            feasible trial, a level outside ``(0, 1]``, ``x == y``, or runs that disagree on
-            an objective's direction.
+        ConfigError: no groups, a group with fewer than two runs, a group whose runs' configs
+            differ in anything but ``config.search.seed`` (the message names the keys and
+            values), a run without a finished feasible trial, a level outside ``(0, 1]``,
+            ``x == y``, or runs that disagree on an objective's direction.
 
     Warns:
         RunIncompleteWarning: a run folder lacks files.
+        UserWarning: two runs of a group share a seed.
     """
     check_split(split)
     levels = _check_levels(levels)
@@ -140,7 +242,11 @@ def attainment(
                 raise ConfigError(
                     f"runs disagree on the directions of {keys}: {directions} and {d} ({r.path})"
                 )
+            require_finished(r)
+        check_repeats(str(name), runs, warn=False)
         resolved[str(name)] = runs
+    for name, runs in resolved.items():
+        check_repeats(name, runs)
     point_sets: dict[str, list[np.ndarray]] = {}
     for name, runs in resolved.items():
         sets = []
@@ -203,8 +309,7 @@ def attainment(
             handles.append(Line2D([], [], color="0.3", linewidth=0.8, linestyle=(0, (3.5, 2))))
             texts.append(", ".join(f"{100 * lev:g}%" for lev in others) + " attained")
         ax.legend(handles, [style.text(t) for t in texts], loc="best")
-        ax.set_xlabel(style.label(x, directions[0]))
-        ax.set_ylabel(style.label(y, directions[1]))
+        label_axes(ax, keys, directions, split)
         better_note(ax, directions, np.concatenate(everything) if everything else None)
     ax.moorec_attainment = surfaces
     return ax

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from moorec.errors import ConfigError, UnknownNameError, check_choice
 from moorec.plots import style
 from moorec.results.run import SPLITS, Run, load
+from moorec.results.tables import algorithm_name, run_algorithm
 from moorec.search.indicators import knee_index, non_dominated
 
 __all__ = [
@@ -31,24 +33,20 @@ __all__ = [
     "drawing",
     "front_points",
     "knee_row",
+    "label_axes",
+    "no_finished_trial",
     "non_dominated_rows",
     "objective_directions",
     "place_label",
+    "projection_note",
+    "require_finished",
+    "run_knee",
     "run_label",
     "run_labels",
     "step_vertices",
     "trial_points",
     "warn_incomplete",
 ]
-
-# Readable algorithm names for default legend labels.
-ALGORITHM_NAMES = {
-    "nsga2": "NSGA-II",
-    "nsga3": "NSGA-III",
-    "moead": "MOEA/D",
-    "smsemoa": "SMS-EMOA",
-    "random": "random search",
-}
 
 
 class RunIncompleteWarning(UserWarning):
@@ -127,6 +125,41 @@ def objective_directions(run: Run, keys: Sequence[str], minimum: int = 2) -> lis
     return [directions[k] for k in keys]
 
 
+def no_finished_trial(run: Run) -> str | None:
+    """Why nothing of ``run`` can be drawn (it has no finished trial), or ``None`` if it can.
+
+    Returns:
+        A message naming the run folder and the reason (no trial recorded yet, or every trial
+        failed, with the most common failure reason), or ``None``.
+    """
+    if run.trials(include_failed=False):
+        return None
+    trials, failed = run.trials(), run.failed()
+    if not trials:
+        why = "no trial is recorded yet (the search may still be starting)"
+    elif failed:
+        reason, n = Counter(str(t.get("reason")) for t in failed).most_common(1)[0]
+        why = (
+            f"all {len(trials)} trials failed (most common reason, {n} of {len(failed)}: {reason})"
+            if len(failed) == len(trials)
+            else f"{len(failed)} of its {len(trials)} trials failed and none finished"
+        )
+    else:
+        why = f"none of its {len(trials)} trials finished"
+    return f"run {run.path} has no finished trial: {why}; there is nothing to plot"
+
+
+def require_finished(run: Run) -> None:
+    """Refuse a run without a finished trial (see :func:`no_finished_trial`).
+
+    Raises:
+        ConfigError: the run has no finished trial; the message names the run folder and why.
+    """
+    message = no_finished_trial(run)
+    if message is not None:
+        raise ConfigError(message)
+
+
 def warn_incomplete(run: Run, stacklevel: int = 3) -> None:
     """Warn with :class:`RunIncompleteWarning` when files of the run are missing."""
     if run.complete:
@@ -144,12 +177,12 @@ def warn_incomplete(run: Run, stacklevel: int = 3) -> None:
 
 def run_label(run: Run) -> str:
     """A legend label from the manifest: the algorithm and the seed, e.g. ``"NSGA-II (seed 0)"``."""
-    search = run.config.get("search", {}) if isinstance(run.config, dict) else {}
-    algorithm = search.get("algorithm")
-    seed = run.manifest.get("seed", search.get("seed"))
+    algorithm = run_algorithm(run)
     if algorithm is None:
         return run.path.name
-    name = ALGORITHM_NAMES.get(algorithm, algorithm)
+    search = run.config["search"]
+    seed = search.get("seed", run.manifest.get("seed"))
+    name = algorithm_name(algorithm)
     return name if seed is None else f"{name} (seed {seed})"
 
 
@@ -282,26 +315,67 @@ def step_vertices(points: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     return np.asarray(out)
 
 
-def knee_row(
-    run: Run, keys: Sequence[str], directions: Sequence[str], values: np.ndarray, ids: Sequence
-) -> tuple[int | None, str]:
-    """The row of ``values`` (a front) to mark as the knee, and how it was chosen.
+def run_knee(run: Run) -> tuple[int | None, str]:
+    """The run's knee trial, the one every figure marks, and how it was found.
 
-    The knee recorded in ``front.json`` when it is among the rows (``"recorded"``); otherwise
-    the row with the smallest achievement scalarising function over these objectives with equal
-    weights (``"asf"``, pymoo's ``ASF`` through :func:`moorec.search.knee_index`), normalised by
-    the range of the rows.
+    The knee recorded in ``front.json`` (``"recorded"``), which the tables and the summary
+    show too. A run without one (interrupted before the end) gets the member of its Pareto set
+    (non-dominated in all of the run's objectives, on validation values) that the search's knee
+    rule would record: ``config.search.knee`` (default ``"asf"``) with ``knee_weights``, through
+    :func:`moorec.search.knee_index`. A 2-D or 3-D figure of a run with more objectives marks
+    this same trial, never a knee of its projection.
 
     Returns:
-        ``(row, method)``; ``(None, "")`` when there are no rows.
+        ``(trial id, method)``: method ``"recorded"`` or the knee rule used; ``(None, "")``
+        when the run has no feasible finished trial.
     """
-    if len(values) == 0:
-        return None, ""
     knee = run.knee()
-    if knee is not None and knee.get("trial") in list(ids):
-        return list(ids).index(knee["trial"]), "recorded"
-    objectives = [_Objective(k, d) for k, d in zip(keys, directions, strict=True)]
-    return int(knee_index(values, objectives, "asf")), "asf"
+    if knee is not None:
+        return knee["trial"], "recorded"
+    if not run.objectives:
+        return None, ""
+    keys = run.objective_keys
+    members = [
+        m
+        for m in run.pareto_front()
+        if isinstance(m.get("valid"), dict)
+        and all(isinstance(m["valid"].get(k), int | float) for k in keys)
+        and np.isfinite([float(m["valid"][k]) for k in keys]).all()
+    ]
+    if not members:
+        return None, ""
+    search = run.config.get("search") if isinstance(run.config, dict) else None
+    search = search if isinstance(search, dict) else {}
+    method = search.get("knee") or "asf"
+    weights = search.get("knee_weights")
+    values = np.array([[float(m["valid"][k]) for k in keys] for m in members])
+    objectives = [_Objective(o["key"], o["direction"]) for o in run.objectives]
+    return members[knee_index(values, objectives, method, weights)]["trial"], method
+
+
+def knee_row(run: Run, ids: Sequence) -> tuple[int | None, str]:
+    """The row of the plotted trials ``ids`` that is the run's knee (:func:`run_knee`).
+
+    Returns:
+        ``(row, method)``; ``(None, "")`` when the knee is not among ``ids`` (e.g. it has no
+        test values on a test-split figure) or the run has none.
+    """
+    trial, method = run_knee(run)
+    ids = list(ids)
+    if trial is None or trial not in ids:
+        return None, ""
+    return ids.index(trial), method
+
+
+def projection_note(run: Run, n_plotted: int) -> str | None:
+    """A legend note for a figure of ``n_plotted`` objectives of a run that has more.
+
+    Returns:
+        E.g. ``"2-D projection of a 3-objective front"``; ``None`` when the figure shows all
+        of the run's objectives.
+    """
+    n = len(run.objectives)
+    return f"{n_plotted}-D projection of a {n}-objective front" if n > n_plotted else None
 
 
 # ------------------------------------------------------------------------------------ drawing
@@ -325,11 +399,25 @@ def drawing(ax=None, **figure_kw) -> Iterator:
         yield ax
 
 
+def label_axes(ax, keys: Sequence[str], directions: Sequence[str], split: str = "valid") -> None:
+    """Label the x and y axes of ``ax`` with two objectives (:func:`style.label`).
+
+    A label says ``test`` when the values are test values, and ``log scale`` when its axis is
+    already log-scaled (``ax.set_xscale("log")`` before drawing).
+    """
+    scales = (ax.get_xscale(), ax.get_yscale())
+    setters = (ax.set_xlabel, ax.set_ylabel)
+    for setter, key, d, scale in zip(setters, keys, directions, scales, strict=True):
+        setter(style.label(key, d, split=split, log=scale in ("log", "symlog")))
+
+
 _BETTER_ARROWS = {(1, 1): "↗", (-1, 1): "↖", (1, -1): "↘", (-1, -1): "↙"}
 
 
 def better_note(ax, directions: Sequence[str], points: np.ndarray | None = None):
     """Write "better" with an arrow toward the ideal corner, in the emptiest corner of ``ax``.
+
+    A corner the legend covers is passed over.
 
     Args:
         ax: 2-D axes whose x and y objectives have ``directions``.
@@ -355,8 +443,20 @@ def better_note(ax, directions: Sequence[str], points: np.ndarray | None = None)
             near_x = frac[:, 0] > 0.7 if cx else frac[:, 0] < 0.3
             near_y = frac[:, 1] > 0.82 if cy else frac[:, 1] < 0.18
             counts[(cx, cy)] = int(np.sum(near_x & near_y))
+    blocked = set()
+    legend = ax.get_legend()
+    if legend is not None:  # a corner under the legend cannot hold the note
+        fig = root_figure(ax)
+        fig.draw_without_rendering()
+        box = legend.get_window_extent(fig.canvas.get_renderer())
+        box = box.transformed(ax.transAxes.inverted())
+        for cx, cy in counts:
+            x0, x1 = (0.7, 1.0) if cx else (0.0, 0.3)
+            y0, y1 = (0.82, 1.0) if cy else (0.0, 0.18)
+            if box.x0 < x1 and box.x1 > x0 and box.y0 < y1 and box.y1 > y0:
+                blocked.add((cx, cy))
     ideal = (int(sx > 0), int(sy > 0))
-    corner = min(counts, key=lambda c: (counts[c], c != ideal))
+    corner = min(counts, key=lambda c: (c in blocked, counts[c], c != ideal))
     arrow = _BETTER_ARROWS[(sx, sy)]
     note = ax.text(
         0.98 if corner[0] else 0.02,

@@ -21,9 +21,12 @@ from moorec.plots.common import (
     check_split,
     drawing,
     knee_row,
+    label_axes,
     non_dominated_rows,
     objective_directions,
     place_label,
+    projection_note,
+    require_finished,
     run_labels,
     sort_along,
     step_vertices,
@@ -48,12 +51,22 @@ def _front_handle(color, marker="o", linestyle="-"):
     )
 
 
-def _legend(ax, handle, text: str) -> None:
-    """Add one entry to the axes' moorec legend and redraw the legend."""
+def _legend(ax, handle, text: str, title: str | None = None) -> None:
+    """Add one entry to the axes' moorec legend and redraw the legend.
+
+    ``title`` (e.g. a projection note) becomes the legend's title and stays for later entries.
+    """
     entries = getattr(ax, "_moorec_legend", [])
     entries.append((handle, style.text(text)))
     ax._moorec_legend = entries
-    ax.legend([h for h, _ in entries], [t for _, t in entries], loc="best")
+    if title is not None:
+        ax._moorec_legend_title = style.text(title)
+    ax.legend(
+        [h for h, _ in entries],
+        [t for _, t in entries],
+        loc="best",
+        title=getattr(ax, "_moorec_legend_title", None),
+    )
 
 
 def _annotate_knee(ax, point):
@@ -84,15 +97,26 @@ def front(
 
     Every finished, feasible trial is drawn faded; failed trials are left out and counted. The
     non-dominated set on ``(x, y)`` (pymoo's sorting, each objective in its own direction) is
-    drawn as markers joined by a step line that bounds the region it dominates. The knee
-    recorded in ``front.json`` is marked with a star when it is on this front, else the
-    point with the best achievement scalarising function on these two objectives. A note in
-    an empty corner points toward the better values.
+    drawn as markers joined by a step line that bounds the region it dominates. The run's knee
+    (:func:`~moorec.plots.common.run_knee`: the one recorded in ``front.json``, which the
+    tables and the summary show) is starred wherever it lies. A note in an empty corner points
+    toward the better values.
+
+    A run with more than two objectives is shown as a 2-D projection, and the legend's title
+    says so (``"2-D projection of a 3-objective front"``): the members of the run's Pareto set
+    that the two plotted objectives alone do not keep (they are better in another objective)
+    are drawn as open markers of the front's colour, so every member of the tables is there,
+    and the recorded knee may be one of them.
+
+    With ``split="test"`` the axis labels say ``test`` and a title says the values are the
+    test values of the validation Pareto set.
 
     After the call ``ax.moorec_front`` holds caption data: ``{"n_front", "n_trials",
     "n_failed", "n_infeasible", "x", "y", "split", "complete", "missing" (absent run files),
-    "trials" (the front's trial ids along x), "knee" (trial id or None), "knee_method"
-    ("recorded", "asf" or "")}``.
+    "trials" (the 2-D front's trial ids along x), "pareto_set" (the plotted members of the
+    run's Pareto set, by trial id), "n_objectives", "projection" (the legend's projection note
+    or None), "knee" (trial id or None), "knee_method" ("recorded", the knee rule of a run
+    without front.json such as "asf", or "")}``.
 
     Args:
         run: a :class:`~moorec.results.Run` or run folder.
@@ -100,7 +124,8 @@ def front(
         y: objective key on the y axis.
         split: ``"valid"`` (every trial) or ``"test"`` (only the trials with test scores,
             i.e. the validation Pareto set, with the front recomputed on test values).
-        ax: axes to draw into; a new single-column figure by default.
+        ax: axes to draw into; a new single-column figure by default. An axis already
+            log-scaled gets ``log scale`` in its label.
         show_trials: draw the dominated trials faded.
         label: legend label of the front (default ``"Pareto front (n)"``).
         color: colour of the front and its trials (default the first of the palette).
@@ -112,7 +137,8 @@ def front(
     Raises:
         UnknownNameError: ``x`` or ``y`` is not an objective of the run (the message lists the
             run's objectives), or ``split`` is unknown.
-        ConfigError: ``x == y`` (a front needs two objectives).
+        ConfigError: ``x == y`` (a front needs two objectives), or the run has no finished
+            trial (all failed, or none recorded yet).
 
     Warns:
         RunIncompleteWarning: the run folder lacks files; the figure shows what is there.
@@ -121,11 +147,20 @@ def front(
     check_split(split)
     keys = [x, y]
     directions = objective_directions(run, keys)
+    require_finished(run)
     warn_incomplete(run)
     values, ids = trial_points(run, keys, split)
     rows = non_dominated_rows(values, directions)
     rows = rows[sort_along(values[rows])]
     pts, front_ids = values[rows], [ids[i] for i in rows]
+    note = projection_note(run, 2)
+    members = {m["trial"] for m in run.pareto_front()}
+    pareto_ids = [i for i in ids if i in members]
+    on_front = set(front_ids)
+    rest = [j for j, i in enumerate(ids) if i in members and i not in on_front]
+    if note is None:
+        rest = []
+    rest = np.asarray(rest, dtype=int)
     n_failed = len(run.failed())
     n_infeasible = sum(1 for t in run.trials(False) if t.get("feasible", True) is False)
     color = color or style.PALETTE[0]
@@ -153,13 +188,24 @@ def front(
             zorder=3,
             gid="moorec-front",
         )
+        if len(rest):
+            ax.scatter(
+                values[rest, 0],
+                values[rest, 1],
+                s=_FRONT_SIZE,
+                facecolors="white",
+                edgecolors=color,
+                linewidths=0.8,
+                zorder=3,
+                gid="moorec-pareto-rest",
+            )
         knee, knee_method = (None, "")
         if annotate_knee:
-            knee, knee_method = knee_row(run, keys, directions, pts, front_ids)
+            knee, knee_method = knee_row(run, ids)
         if knee is not None:
             ax.scatter(
-                [pts[knee, 0]],
-                [pts[knee, 1]],
+                [values[knee, 0]],
+                [values[knee, 1]],
                 s=_KNEE_SIZE,
                 marker="*",
                 color=color,
@@ -168,20 +214,25 @@ def front(
                 zorder=4,
                 gid="moorec-knee",
             )
-        ax.set_xlabel(style.label(x, directions[0]))
-        ax.set_ylabel(style.label(y, directions[1]))
+        label_axes(ax, keys, directions, split)
         if show_trials and len(values):
             faded = _front_handle(color, linestyle="none")
             faded.set_alpha(_TRIAL_ALPHA + 0.15)
             trials = f"trials ({len(values)})"
-            _legend(ax, faded, trials if label is None else f"{label}: {trials}")
-        what = "Pareto front" if split == "valid" else "Pareto front, test"
-        _legend(ax, _front_handle(color), label or f"{what} ({len(pts)})")
+            _legend(ax, faded, trials if label is None else f"{label}: {trials}", note)
+        what = "Pareto front" + (" in 2-D" if note is not None else "")
+        what += ", test" if split == "test" else ""
+        _legend(ax, _front_handle(color), label or f"{what} ({len(pts)})", note)
+        if len(rest):
+            ring = _front_handle(color, linestyle="none")
+            ring.set_markerfacecolor("white")
+            text = f"rest of the Pareto set ({len(rest)})"
+            _legend(ax, ring, text if label is None else f"{label}: {text}")
         if split == "test":
             ax.set_title("test values of the validation Pareto set", fontsize="medium")
         better_note(ax, directions, values)
         if knee is not None:
-            _annotate_knee(ax, pts[knee])
+            _annotate_knee(ax, values[knee])
     ax.moorec_front = {
         "n_front": len(pts),
         "n_trials": len(values),
@@ -193,7 +244,10 @@ def front(
         "complete": run.complete,
         "missing": list(run.missing),
         "trials": front_ids,
-        "knee": None if knee is None else front_ids[knee],
+        "pareto_set": pareto_ids,
+        "n_objectives": len(run.objectives),
+        "projection": note,
+        "knee": None if knee is None else ids[knee],
         "knee_method": knee_method,
     }
     return ax
@@ -212,7 +266,9 @@ def fronts(
 
     Each run's non-dominated set on ``(x, y)`` is drawn as markers and a staircase (see
     :func:`front`) in its own colour and marker; runs given the same label share both and one
-    legend entry (e.g. several seeds of one algorithm).
+    legend entry (e.g. several seeds of one algorithm). When a run has more than two
+    objectives the legend's title says the figure is a 2-D projection; with ``split="test"``
+    the axis labels say ``test``.
 
     After the call ``ax.moorec_fronts`` is a list with one dict per run: ``{"label",
     "n_front", "n_trials", "n_failed", "trials"}``.
@@ -230,8 +286,8 @@ def fronts(
 
     Raises:
         UnknownNameError: ``x`` or ``y`` is not an objective of some run.
-        ConfigError: no runs, a label count that does not match, ``x == y``, or runs that
-            disagree on an objective's direction.
+        ConfigError: no runs, a label count that does not match, ``x == y``, runs that
+            disagree on an objective's direction, or a run without a finished trial.
 
     Warns:
         RunIncompleteWarning: a run folder lacks files.
@@ -248,7 +304,13 @@ def fronts(
             )
     labels = run_labels(runs, labels)
     for r in runs:
+        require_finished(r)
+    for r in runs:
         warn_incomplete(r)
+    counts = sorted({len(r.objectives) for r in runs})
+    note = None
+    if counts[-1] > 2:
+        note = f"2-D projection of {'/'.join(map(str, counts))}-objective fronts"
     order = list(dict.fromkeys(labels))
     info, everything = [], []
     with drawing(ax) as ax:
@@ -285,9 +347,8 @@ def fronts(
             )
         for i, lab in enumerate(order):
             color = style.PALETTE[i % len(style.PALETTE)]
-            _legend(ax, _front_handle(color, style.MARKERS[i % len(style.MARKERS)]), lab)
-        ax.set_xlabel(style.label(x, directions[0]))
-        ax.set_ylabel(style.label(y, directions[1]))
+            _legend(ax, _front_handle(color, style.MARKERS[i % len(style.MARKERS)]), lab, note)
+        label_axes(ax, keys, directions, split)
         better_note(ax, directions, np.concatenate(everything) if everything else None)
     ax.moorec_fronts = info
     return ax
@@ -301,6 +362,10 @@ def front3d(
     ax=None,
 ):
     """A 3-D scatter of the trials with the Pareto front (non-dominated in the three) highlighted.
+
+    The run's knee (:func:`~moorec.plots.common.run_knee`, the recorded one) is starred; a run
+    with more than three objectives is a 3-D projection and the legend's title says so. With
+    ``split="test"`` the axis labels say ``test``.
 
     After the call ``ax.moorec_front`` holds ``{"n_front", "n_trials", "n_failed",
     "objectives", "split", "complete", "missing", "trials", "knee"}``.
@@ -316,8 +381,8 @@ def front3d(
 
     Raises:
         UnknownNameError: a key is not an objective of the run.
-        ConfigError: not exactly three objectives (or the run has fewer than three), or
-            ``ax`` is not a 3-D axes.
+        ConfigError: not exactly three objectives (or the run has fewer than three), ``ax``
+            is not a 3-D axes, or the run has no finished trial.
 
     Warns:
         RunIncompleteWarning: the run folder lacks files.
@@ -333,6 +398,7 @@ def front3d(
     directions = objective_directions(run, keys, minimum=3)
     if ax is not None and getattr(ax, "name", "") != "3d":
         raise ConfigError("front3d needs 3-D axes: make them with projection='3d'")
+    require_finished(run)
     warn_incomplete(run)
     values, ids = trial_points(run, keys, split)
     rows = non_dominated_rows(values, directions)
@@ -363,12 +429,12 @@ def front3d(
             depthshade=False,
             gid="moorec-front",
         )
-        knee, _ = knee_row(run, keys, directions, pts, front_ids)
+        knee, _ = knee_row(run, ids)
         if knee is not None:
             ax.scatter(
-                [pts[knee, 0]],
-                [pts[knee, 1]],
-                [pts[knee, 2]],
+                [values[knee, 0]],
+                [values[knee, 1]],
+                [values[knee, 2]],
                 s=_KNEE_SIZE,
                 marker="*",
                 color=style.PALETTE[1],
@@ -380,7 +446,7 @@ def front3d(
         from matplotlib.ticker import MaxNLocator
 
         for axis, key, d in zip((ax.xaxis, ax.yaxis, ax.zaxis), keys, directions, strict=True):
-            axis.set_label_text(style.short_label(key, d))
+            axis.set_label_text(style.short_label(key, d, split=split))
             axis.labelpad = 1.0
             axis.set_major_locator(MaxNLocator(4))
             axis.set_pane_color((1.0, 1.0, 1.0, 0.0))
@@ -398,7 +464,15 @@ def front3d(
             handles[-1].set_markeredgecolor("black")
             handles[-1].set_markeredgewidth(0.5)
             texts.append("knee")
-        ax.legend(handles, texts, loc="upper left", bbox_to_anchor=(0.0, 1.02), ncols=3)
+        note = projection_note(run, 3)
+        ax.legend(
+            handles,
+            [style.text(t) for t in texts],
+            loc="upper left",
+            bbox_to_anchor=(0.0, 1.02),
+            ncols=3,
+            title=None if note is None else style.text(note),
+        )
     ax.moorec_front = {
         "n_front": len(pts),
         "n_trials": len(values),
@@ -408,7 +482,8 @@ def front3d(
         "complete": run.complete,
         "missing": list(run.missing),
         "trials": front_ids,
-        "knee": None if knee is None else front_ids[knee],
+        "projection": note,
+        "knee": None if knee is None else ids[knee],
     }
     return ax
 
@@ -424,8 +499,9 @@ def scatter_matrix(
 
     For ``k`` objectives, a ``k x k`` grid: below the diagonal, one scatter per pair of
     objectives (all trials faded, the Pareto set, non-dominated in all ``k`` objectives, in
-    colour, the knee starred); on the diagonal, histograms of each objective (all trials and
-    the Pareto set); above it, the legend.
+    colour, the run's knee starred, as in :func:`front`); on the diagonal, histograms of each
+    objective (all trials and the Pareto set); above it, the legend. With ``split="test"`` the
+    axis labels and the legend's title say ``test``.
 
     After the call ``fig.moorec_front`` holds ``{"n_front", "n_trials", "n_failed",
     "objectives", "split", "complete", "missing", "trials", "knee"}``.
@@ -442,7 +518,8 @@ def scatter_matrix(
 
     Raises:
         UnknownNameError: a key is not an objective of the run.
-        ConfigError: fewer than two objectives, or ``fig`` already holds axes.
+        ConfigError: fewer than two objectives, ``fig`` already holds axes, or the run has no
+            finished trial.
 
     Warns:
         RunIncompleteWarning: the run folder lacks files.
@@ -451,12 +528,13 @@ def scatter_matrix(
     check_split(split)
     keys = list(run.objective_keys if objectives is None else objectives)
     directions = objective_directions(run, keys)
+    require_finished(run)
     warn_incomplete(run)
     values, ids = trial_points(run, keys, split)
     rows = non_dominated_rows(values, directions)
     rows = rows[sort_along(values[rows])]
     pts, front_ids = values[rows], [ids[i] for i in rows]
-    knee, _ = knee_row(run, keys, directions, pts, front_ids)
+    knee, _ = knee_row(run, ids)
     k = len(keys)
     if fig is not None and fig.axes:
         raise ConfigError("scatter_matrix draws into an empty figure; this one holds axes")
@@ -525,8 +603,8 @@ def scatter_matrix(
                     )
                     if knee is not None:
                         ax.scatter(
-                            [pts[knee, j]],
-                            [pts[knee, i]],
+                            [values[knee, j]],
+                            [values[knee, i]],
                             s=_KNEE_SIZE * 0.8,
                             marker="*",
                             color=style.PALETTE[1],
@@ -536,11 +614,11 @@ def scatter_matrix(
                             gid="moorec-knee",
                         )
                 if i == k - 1:
-                    ax.set_xlabel(style.label(keys[j], directions[j]))
+                    ax.set_xlabel(style.label(keys[j], directions[j], split=split))
                 else:
                     ax.tick_params(labelbottom=False)
                 if j == 0 and i > 0:
-                    ax.set_ylabel(style.label(keys[i], directions[i]))
+                    ax.set_ylabel(style.label(keys[i], directions[i], split=split))
                 elif i != j:
                     ax.tick_params(labelleft=False)
         handles = [
@@ -569,6 +647,6 @@ def scatter_matrix(
         "complete": run.complete,
         "missing": list(run.missing),
         "trials": front_ids,
-        "knee": None if knee is None else front_ids[knee],
+        "knee": None if knee is None else ids[knee],
     }
     return fig

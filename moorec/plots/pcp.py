@@ -5,7 +5,8 @@ Each trial is a polyline across one vertical axis per column. Every axis is scal
 (a minimised objective runs from its largest value at the bottom to its smallest at the top);
 a numeric decision variable over its search range when the run's space records one (on a log
 scale for ``LogReal`` variables), else over the plotted values; a ``Choice`` variable places its
-options evenly. The ends of every axis are labelled with their values.
+options evenly. The ends of every axis are labelled with their values; a log-scaled axis says
+so in its label (``"lr (log scale)"``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from moorec.plots.common import (
     drawing,
     front_points,
     knee_row,
+    require_finished,
     root_figure,
     trial_points,
     warn_incomplete,
@@ -133,8 +135,9 @@ def parallel_coordinates(
 
     All plotted trials (finished and feasible, as in :func:`~moorec.plots.front`) are faint
     grey lines; the Pareto set (non-dominated in all of the run's objectives) is drawn in
-    colour and the knee (from ``front.json``, or the best achievement scalarising function) in
-    a second, thicker colour.
+    colour and the run's knee (:func:`~moorec.plots.common.run_knee`: the one recorded in
+    ``front.json``, as in the tables) in a second, thicker colour. With ``split="test"`` the
+    objective labels say ``test``.
 
     After the call ``ax.moorec_pcp`` holds ``{"columns", "n_trials", "n_front", "n_failed",
     "split", "complete", "missing", "trials" (the Pareto set's trial ids), "knee"}``.
@@ -152,6 +155,7 @@ def parallel_coordinates(
     Raises:
         UnknownNameError: a column is neither an objective nor a decision variable of the run
             (the message lists those that are), or ``split`` is unknown.
+        ConfigError: the run has no finished trial.
 
     Warns:
         RunIncompleteWarning: the run folder lacks files.
@@ -159,6 +163,7 @@ def parallel_coordinates(
     run = as_run(run)
     check_split(split)
     cols = _columns(run, columns)
+    require_finished(run)
     warn_incomplete(run)
     keys = run.objective_keys
     directions = {o["key"]: o["direction"] for o in run.objectives}
@@ -167,9 +172,9 @@ def parallel_coordinates(
     front_ids: list[int] = []
     knee_id = None
     if len(keys) >= 2:
-        front_vals, front_ids = front_points(run, keys, split)
-        row, _ = knee_row(run, keys, [directions[k] for k in keys], front_vals, front_ids)
-        knee_id = None if row is None else front_ids[row]
+        _, front_ids = front_points(run, keys, split)
+        row, _ = knee_row(run, ids)
+        knee_id = None if row is None else ids[row]
     space = run.config.get("space", {}) if isinstance(run.config, dict) else {}
     raw_columns, axes_info = [], []
     for c in cols:
@@ -244,10 +249,10 @@ def parallel_coordinates(
         ax.set_xticks(xs)
         ax.set_xticklabels(
             [
-                style.short_label(c, directions[c])
+                style.short_label(c, directions[c], split=split)
                 if c in directions
-                else style.short_label(c[len("config.") :])
-                for c in cols
+                else style.short_label(c[len("config.") :], log=a.categories is None and a.log)
+                for c, a in zip(cols, axes_info, strict=True)
             ],
             rotation=0 if len(cols) <= 8 else 30,
             ha="center" if len(cols) <= 8 else "right",

@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from moorec.errors import ConfigError, UnknownNameError, check_choice
+from moorec.errors import ConfigError, UnknownNameError, check_choice, check_positive_int
 from moorec.io import atomic_write_text
 from moorec.results import Run, load, pareto_latex, pareto_markdown
-from moorec.results.tables import latex_escape
+from moorec.results.tables import algorithm_name, latex_escape, run_algorithm
 
 __all__ = ["KINDS", "draw", "report"]
 
@@ -63,17 +63,29 @@ def run_names(runs: Sequence[Run]) -> list[str]:
 
 
 def _algorithm(run: Run) -> str | None:
-    search = run.config.get("search") if isinstance(run.config, dict) else None
-    algo = search.get("algorithm") if isinstance(search, dict) else None
-    return algo if isinstance(algo, str) else None
+    """The display name of the run's search algorithm (``"NSGA-II"``), or ``None``."""
+    algorithm = run_algorithm(run)
+    return None if algorithm is None else algorithm_name(algorithm)
 
 
 def _groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """The runs grouped by search algorithm (manifest ``config.search.algorithm``)."""
+    """The runs grouped by search algorithm (manifest ``config.search.algorithm``).
+
+    Each group is keyed by the algorithm's display name (``"NSGA-II"``).
+    """
     groups: dict[str, list[Run]] = {}
     for r in runs:
         groups.setdefault(_algorithm(r) or "unknown algorithm", []).append(r)
     return groups
+
+
+def _refuse_unfinished(runs: Sequence[Run]) -> None:
+    """Refuse runs that have nothing to draw (no finished trial), naming each one and why."""
+    from moorec.plots.common import no_finished_trial
+
+    reasons = [m for m in (no_finished_trial(r) for r in runs) if m is not None]
+    if reasons:
+        raise ConfigError("; ".join(reasons))
 
 
 def _check_objectives(runs: Sequence[Run], what: str) -> None:
@@ -133,7 +145,9 @@ def draw(
             ``"front3d"`` (one run with 3 or more objectives), ``"scatter"`` (scatter matrix of
             one run), ``"pcp"`` (parallel coordinates of one run), ``"hv"`` (hypervolume of
             each run) or ``"attainment"`` (empirical attainment surfaces of runs repeated over
-            seeds, grouped by search algorithm; groups of fewer than 2 runs are left out).
+            seeds, grouped by search algorithm and labelled with its display name, e.g.
+            ``"NSGA-II"``; groups of fewer than 2 runs are left out). Several runs are
+            labelled by algorithm and seed (``"NSGA-II (seed 0)"``).
         runs: :class:`Run` objects or run folders.
         x: for ``front`` and ``attainment``, the objective on the x axis (default: the first);
             for ``hv``, ``"generation"`` (default) or ``"time"``.
@@ -148,7 +162,9 @@ def draw(
         UnknownNameError: an unknown ``kind``, ``split``, hypervolume axis, or an objective
             that is not in the run (the message lists the run's objectives).
         ConfigError: fewer than 2 objectives, fewer than 3 for ``front3d``, several runs for a
-            kind that draws one, or no group of 2 or more runs for ``attainment``.
+            kind that draws one, a run without a finished trial (all failed, or none recorded
+            yet), no group of 2 or more runs for ``attainment``, or a group whose runs differ
+            in more than their seed.
         DataNotFoundError: a run folder does not exist.
     """
     from moorec import plots
@@ -157,7 +173,6 @@ def draw(
     check_choice("plot kind", kind, KINDS)
     check_choice("split", split, ("valid", "test"))
     runs = load_runs(runs)
-    names = run_names(runs)
     if kind in ("front3d", "scatter", "pcp") and len(runs) > 1:
         raise ConfigError(
             f"kind {kind!r} draws one run, got {len(runs)}; the kinds that take several runs "
@@ -166,19 +181,22 @@ def draw(
     if kind == "hv":
         axis = "generation" if x is None else x
         check_choice("hypervolume axis", axis, _HV_AXES)
+        _refuse_unfinished(runs)
         fig, ax = figure("single", usetex=usetex)
-        plots.hypervolume(runs, x=axis, labels=names if len(runs) > 1 else None, ax=ax)
+        plots.hypervolume(runs, x=axis, ax=ax)
         return fig
     if kind == "front":
         x, y = front_axes(runs, x, y)
+        _refuse_unfinished(runs)
         fig, ax = figure("single", usetex=usetex)
         if len(runs) == 1:
             plots.front(runs[0], x, y, split=split, ax=ax)
         else:
-            plots.fronts(runs, x, y, labels=names, split=split, ax=ax)
+            plots.fronts(runs, x, y, split=split, ax=ax)
         return fig
     if kind == "attainment":
         x, y = front_axes(runs, x, y)
+        _refuse_unfinished(runs)
         groups = {k: g for k, g in _groups(runs).items() if len(g) >= 2}
         if not groups:
             sizes = {k: len(g) for k, g in _groups(runs).items()}
@@ -186,11 +204,16 @@ def draw(
                 "attainment surfaces need runs repeated over seeds: at least 2 runs of the "
                 f"same search algorithm; got runs per algorithm {sizes}"
             )
+        from moorec.plots.attainment import check_repeats
+
+        for name, group in groups.items():
+            check_repeats(name, group, warn=False)
         fig, ax = figure("single", usetex=usetex)
         plots.attainment(groups, x, y, split=split, ax=ax)
         return fig
     run = runs[0]
     _check_objectives(runs, f"kind {kind!r}")
+    _refuse_unfinished(runs)
     if kind == "front3d":
         if len(run.objective_keys) < 3:
             raise ConfigError(
@@ -217,6 +240,19 @@ def draw(
 
 
 # ---------------------------------------------------------------------------------- report
+def _check_out_dir(out: Path) -> None:
+    """Refuse a report folder that is an existing file, or that lies under one."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "is" if path == out else f"lies under {path}, which is"
+                raise ConfigError(
+                    f"the report folder (--out / out_dir) {out} {where} an existing file, not "
+                    "a folder; give a folder path (it is created if missing)"
+                )
+            return
+
+
 def report(
     runs: Sequence[Run] | Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
@@ -239,7 +275,8 @@ def report(
       generation and against wall-clock time;
     - ``fronts``: the fronts of all runs overlaid (several runs only);
     - ``attainment``: median and 25/75 % attainment surfaces of each search algorithm that
-      has 2 or more runs (grouped by the manifest's ``config.search.algorithm``);
+      has 2 or more runs (grouped by the manifest's ``config.search.algorithm``), left out with
+      the reason when the runs of one algorithm differ in more than their seed;
     - ``summary.md``: per run, the objectives and directions, the best value of each (valid
       and test), the knee point with its config and values, the final hypervolume, counts of
       trials, failures and front members, and whether the run is complete.
@@ -247,9 +284,10 @@ def report(
     Every figure is written as PDF and PNG (300 dpi) by default. An interrupted run (no
     ``front.json``, or another run file missing) is drawn from what is there: the summary says
     so and a :class:`~moorec.plots.RunIncompleteWarning` is issued once for it. A figure that
-    cannot be drawn from what a run holds (e.g. hypervolume before any generation finished) is
-    left out and the reason listed under ``skipped`` and in the summary. Text files are
-    written atomically.
+    cannot be drawn from what a run holds (e.g. hypervolume before any generation finished, or
+    the figures of one run of several whose trials all failed) is left out and the reason
+    listed under ``skipped`` and in the summary. When no run has a finished trial there is
+    nothing to report and nothing is written. Text files are written atomically.
 
     Args:
         runs: :class:`Run` objects or run folders.
@@ -266,8 +304,9 @@ def report(
         to ``out_dir`` without suffix, e.g. ``"front"`` or ``"nsga2-seed0/front"``.
 
     Raises:
-        ConfigError: no run, a run with fewer than 2 objectives, ``x == y``, or an unknown
-            format.
+        ConfigError: no run, a run with fewer than 2 objectives, ``x == y``, an unknown
+            format, ``out_dir`` that is an existing file, or no run with a finished trial (the
+            message names each run folder and why, e.g. every trial failed).
         UnknownNameError: ``x`` or ``y`` is not an objective of every run (the message lists
             the run's objectives).
         DataNotFoundError: a run folder does not exist or is not a run.
@@ -287,7 +326,11 @@ def report(
         raise ConfigError(
             f"formats must be one or more of {', '.join(sorted(supported))}; got {formats!r}"
         )
+    check_positive_int("dpi", dpi)
     out = Path(out_dir)
+    _check_out_dir(out)
+    if all(not r.trials(include_failed=False) for r in runs):
+        _refuse_unfinished(runs)
     out.mkdir(parents=True, exist_ok=True)
     several = len(runs) > 1
     written: dict[str, Any] = {
@@ -340,7 +383,8 @@ def report(
         text(f"{prefix}pareto.md", pareto_markdown(run), "tables")
         text(f"{prefix}pareto.tex", pareto_latex(run, caption=caption), "tables")
 
-    with_hv = [r for r in runs if r.hypervolume_history()]
+    drawable = [r for r in runs if r.trials(include_failed=False)]
+    with_hv = [r for r in drawable if r.hypervolume_history()]
     if with_hv:
         for axis in _HV_AXES:
             figure(
@@ -350,14 +394,25 @@ def report(
     else:
         for axis in _HV_AXES:
             written["skipped"][f"hypervolume_{axis}"] = "no run has a finished generation"
-    drawable = [r for r in runs if r.trials(include_failed=False)]
     if several:
         if len(drawable) >= 2:
             figure("fronts", lambda: draw("front", drawable, x=x, y=y, usetex=usetex))
         else:
             written["skipped"]["fronts"] = "fewer than 2 runs have finished trials"
+    from moorec.plots.attainment import check_repeats
+
     groups = {k: len(g) for k, g in _groups(drawable).items()}
-    if any(n >= 2 for n in groups.values()):
+    mixed = None
+    for name, group in _groups(drawable).items():
+        try:
+            if len(group) >= 2:
+                check_repeats(name, group, warn=False)
+        except ConfigError as err:
+            mixed = str(err)
+            break
+    if mixed is not None:
+        written["skipped"]["attainment"] = mixed
+    elif any(n >= 2 for n in groups.values()):
         figure("attainment", lambda: draw("attainment", drawable, x=x, y=y, usetex=usetex))
     else:
         written["skipped"]["attainment"] = (
@@ -402,8 +457,8 @@ def _run_summary(run: Run, name: str, x: str, y: str) -> list[str]:
     config = run.config if isinstance(run.config, dict) else {}
     search = config.get("search") if isinstance(config.get("search"), dict) else {}
     facts = [f"Folder `{run.path}`"]
-    if search.get("algorithm"):
-        facts.append(f"algorithm {search['algorithm']}")
+    if _algorithm(run):
+        facts.append(f"algorithm {_algorithm(run)}")
     if config.get("model"):
         facts.append(f"model {config['model']}")
     data = config.get("data") if isinstance(config.get("data"), dict) else {}

@@ -350,7 +350,22 @@ def _name(key: str) -> str:
     return f"{text}@{k}"
 
 
-def label(key: str, direction: str) -> str:
+def _qualifiers(key: str, split: str | None, log: bool) -> list[str]:
+    """What goes in brackets after an objective's name: unit, test split, log scale."""
+    if split is not None and split not in ("valid", "test"):
+        raise UnknownNameError("split", split, ("valid", "test"))
+    out = []
+    unit = _UNITS.get(_split_key(key)[0])
+    if unit:
+        out.append(unit)
+    if split == "test":
+        out.append("test")
+    if log:
+        out.append("log scale")
+    return out
+
+
+def label(key: str, direction: str, *, split: str | None = None, log: bool = False) -> str:
     """An axis label for an objective: its readable name, unit and better direction.
 
     Args:
@@ -358,37 +373,44 @@ def label(key: str, direction: str) -> str:
             ``moorec.objectives.available()``), or ``"hypervolume"`` / ``"igd_plus"``. An
             unknown key is used as it is.
         direction: ``"max"`` or ``"min"``.
+        split: ``"test"`` adds ``test`` (the axis shows test values); ``"valid"`` or ``None``
+            add nothing.
+        log: the axis is log-scaled; adds ``log scale``.
 
     Returns:
-        E.g. ``"NDCG@10 (↑ better)"``, ``"latency (ms, ↓ better)"``. Under ``text.usetex``
-        the arrows are TeX math and special characters are escaped.
+        E.g. ``"NDCG@10 (↑ better)"``, ``"latency (ms, ↓ better)"``, ``"NDCG@10 (test, ↑
+        better)"``, ``"latency (ms, log scale, ↓ better)"``. Under ``text.usetex`` the arrows
+        are TeX math and special characters are escaped.
 
     Raises:
-        UnknownNameError: ``direction`` is not ``"max"`` or ``"min"``.
+        UnknownNameError: ``direction`` is not ``"max"`` or ``"min"``, or ``split`` is not
+            ``"valid"``, ``"test"`` or ``None``.
 
     Example:
         >>> label("ild@10", "max"), label("latency_ms", "min")
         ('ILD@10 (↑ better)', 'latency (ms, ↓ better)')
+        >>> label("ndcg@10", "max", split="test"), label("latency_ms", "min", log=True)
+        ('NDCG@10 (test, ↑ better)', 'latency (ms, log scale, ↓ better)')
     """
     check_choice("direction", direction, _ARROWS)
-    arrow = _ARROWS[direction]
+    parts = [*_qualifiers(key, split, log), f"{_ARROWS[direction]} better"]
     name = _name(key)
-    unit = _UNITS.get(_split_key(key)[0])
     if name.endswith(")"):  # "ILD@10 (cosine)" -> "ILD@10 (cosine, ↑ better)"
-        out = f"{name[:-1]}, {arrow} better)"
-    elif unit:
-        out = f"{name} ({unit}, {arrow} better)"
-    else:
-        out = f"{name} ({arrow} better)"
-    return text(out)
+        return text(f"{name[:-1]}, {', '.join(parts)})")
+    return text(f"{name} ({', '.join(parts)})")
 
 
-def short_label(key: str, direction: str | None = None) -> str:
+def short_label(
+    key: str, direction: str | None = None, *, split: str | None = None, log: bool = False
+) -> str:
     """A compact label for crowded axes: ``"NDCG@10 ↑"``, ``"latency (ms) ↓"``, ``"lr"``.
 
     Args:
         key: an objective key or any other column name (used as it is).
         direction: ``"max"``, ``"min"`` or ``None`` (no arrow, e.g. a decision variable).
+        split: ``"test"`` adds ``test`` (``"NDCG@10 (test) ↑"``); ``"valid"`` or ``None`` add
+            nothing.
+        log: the axis is log-scaled (``"lr (log scale)"``).
 
     Returns:
         The label.
@@ -396,8 +418,13 @@ def short_label(key: str, direction: str | None = None) -> str:
     if direction is not None and direction not in _ARROWS:
         raise UnknownNameError("direction", direction, _ARROWS)
     name = _name(key)
-    unit = _UNITS.get(_split_key(key)[0])
-    out = f"{name} ({unit})" if unit else name
+    parts = _qualifiers(key, split, log)
+    if not parts:
+        out = name
+    elif name.endswith(")"):
+        out = f"{name[:-1]}, {', '.join(parts)})"
+    else:
+        out = f"{name} ({', '.join(parts)})"
     if direction is not None:
         out = f"{out} {_ARROWS[direction]}"
     return text(out)

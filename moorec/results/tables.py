@@ -33,7 +33,17 @@ from typing import Any
 from moorec.errors import ConfigError, check_choice
 from moorec.results.run import SPLITS, Run
 
-__all__ = ["pareto_latex", "pareto_markdown"]
+__all__ = ["ALGORITHM_NAMES", "algorithm_name", "pareto_latex", "pareto_markdown", "run_algorithm"]
+
+#: The display name of each search algorithm (``moorec.search.ALGORITHMS``), used wherever an
+#: algorithm is named for a reader: tables, figure legends, report summaries.
+ALGORITHM_NAMES = {
+    "nsga2": "NSGA-II",
+    "nsga3": "NSGA-III",
+    "moead": "MOEA/D",
+    "smsemoa": "SMS-EMOA",
+    "random": "random search",
+}
 
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
@@ -53,6 +63,36 @@ _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
 def latex_escape(text: str) -> str:
     r"""Escape the characters LaTeX treats specially (``& % $ # _ { } ~ ^ \``) in ``text``."""
     return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], str(text))
+
+
+def algorithm_name(algorithm: str) -> str:
+    """The display name of a search algorithm: ``"nsga2"`` -> ``"NSGA-II"``.
+
+    A name moorec does not know is returned as it is.
+
+    Example:
+        >>> algorithm_name("nsga2"), algorithm_name("random"), algorithm_name("my-ga")
+        ('NSGA-II', 'random search', 'my-ga')
+    """
+    return ALGORITHM_NAMES.get(algorithm, algorithm)
+
+
+def run_algorithm(run: Run) -> str | None:
+    """The search algorithm of a run (manifest ``config.search.algorithm``), or ``None``."""
+    search = run.config.get("search") if isinstance(run.config, dict) else None
+    algorithm = search.get("algorithm") if isinstance(search, dict) else None
+    return algorithm if isinstance(algorithm, str) else None
+
+
+def _found_by(run: Run) -> str | None:
+    """``"NSGA-II, seed 0"`` from the manifest, or ``None`` when it records no algorithm."""
+    algorithm = run_algorithm(run)
+    if algorithm is None:
+        return None
+    search = run.config["search"]
+    seed = search.get("seed", run.manifest.get("seed"))
+    name = algorithm_name(algorithm)
+    return name if seed is None else f"{name}, seed {seed}"
 
 
 def _splits(split: str | Sequence[str]) -> list[str]:
@@ -157,8 +197,10 @@ class _Table:
         first = self.run.objectives[0]
         order = "highest" if first["direction"] == "max" else "lowest"
         n_trials = len(self.run.trials())
+        found_by = _found_by(self.run)
+        name = self.run.path.name + (f" ({found_by})" if found_by else "")
         text = (
-            f"Pareto set of {self.run.path.name}: {len(self.members)} of {n_trials} trials, "
+            f"Pareto set of {name}: {len(self.members)} of {n_trials} trials, "
             f"sorted by {first['key']} ({order} first)"
         )
         if self.knee is not None:
@@ -300,6 +342,9 @@ def pareto_latex(
     if not table.members:
         lines.append(rf"\multicolumn{{{n_cols}}}{{c}}{{no feasible trial}} \\")
     notes = ["best value per objective column in bold"]
+    found_by = _found_by(run)
+    if found_by is not None:
+        notes.append(f"found by {latex_escape(found_by)}")
     if table.knee is not None:
         notes.insert(0, rf"$^\star$ knee point ({latex_escape(table.knee_method or 'recorded')})")
     if not run.complete:

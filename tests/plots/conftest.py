@@ -1,8 +1,9 @@
 """Small run stores for the figure tests, written by the search itself with a closed-form trainer.
 
 The runs are made once per session (a second or two in all): two-objective NSGA-II and random
-search over three seeds, a three-objective run with a latency objective (max, max, min), a run
-where some trials fail, and a run interrupted partway (no ``front.json``).
+search over three seeds, an NSGA-II run with a longer budget, a three-objective run with a latency
+objective (max, max, min), a run where some trials fail, and a run interrupted partway (no
+``front.json``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ def seed_runs(runs_dir):
 def run2(seed_runs):
     """One complete two-objective NSGA-II run."""
     return seed_runs["nsga2"][0]
+
+
+@pytest.fixture(scope="session")
+def longer_run(runs_dir):
+    """NSGA-II, seed 1, like ``seed_runs["nsga2"][1]`` but 6 generations instead of 5."""
+    return make_run(runs_dir / "nsga2-seed1-longer", seed=1, generations=6)
 
 
 @pytest.fixture(scope="session")

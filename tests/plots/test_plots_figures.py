@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import doctest
 import itertools
+import warnings
 from pathlib import Path
 
 import matplotlib.image
@@ -18,6 +19,8 @@ import moorec as mr
 from moorec import plots
 from moorec.errors import ConfigError, UnknownNameError
 from moorec.plots import RunIncompleteWarning, style
+from moorec.plots.common import _Objective
+from moorec.search import knee_index
 
 DIRECTIONS = {"ndcg@10": "max", "ild@10": "max", "latency_ms": "min"}
 
@@ -137,16 +140,72 @@ def test_failed_trials_are_hidden_but_counted(failed_run):
     assert not failed & set(ax.moorec_front["trials"])
 
 
-def test_knee_is_the_recorded_one_when_on_the_plotted_front(run2, run3):
+def knee_marker(ax):
+    """The data point of the knee star (gid moorec-knee) and of its label's arrow."""
+    (star,) = gid_artists(ax, "moorec-knee")
+    (label,) = [t for t in ax.texts if t.get_gid() == "moorec-knee-label"]
+    return np.asarray(star.get_offsets(), dtype=float).reshape(-1, 2), np.asarray(label.xy)
+
+
+def trial_values(run, trial, keys, split="valid"):
+    (t,) = [t for t in run.trials() if t["trial"] == trial]
+    return np.array([t[split][k] for k in keys])
+
+
+def test_knee_is_the_recorded_one(run2):
     ax = plots.front(run2, "ndcg@10", "ild@10")
-    assert ax.moorec_front["knee"] == run2.knee()["trial"]
-    assert ax.moorec_front["knee_method"] == "recorded"
-    assert n_points(ax, "moorec-knee") == 1 and gid_artists(ax, "moorec-knee-label")
-    # on two of three objectives the recorded knee may be dominated: then the 2-D ASF best
-    ax = plots.front(run3, "ild@10", "latency_ms")
-    assert ax.moorec_front["knee"] in ax.moorec_front["trials"]
-    ax = plots.front(run3, "ild@10", "latency_ms", annotate_knee=False)
+    knee = run2.knee()["trial"]
+    assert ax.moorec_front["knee"] == knee and ax.moorec_front["knee_method"] == "recorded"
+    stars, arrow = knee_marker(ax)
+    np.testing.assert_array_equal(stars, [trial_values(run2, knee, ["ndcg@10", "ild@10"])])
+    np.testing.assert_array_equal(arrow, stars[0])
+    # two objectives of a two-objective run: no projection, the title stays empty
+    assert ax.moorec_front["projection"] is None and ax.get_legend().get_title().get_text() == ""
+    assert not gid_artists(ax, "moorec-pareto-rest")
+    ax = plots.front(run2, "ndcg@10", "ild@10", annotate_knee=False)
     assert ax.moorec_front["knee"] is None and n_points(ax, "moorec-knee") == 0
+
+
+def test_projection_marks_the_recorded_knee_not_a_knee_of_its_own(run3):
+    keys = ["ndcg@10", "ild@10"]
+    recorded = run3.knee()["trial"]
+    # the knee of the 2-D projection (ASF on the 2-D front) is another trial here: the case
+    # in which a recomputed knee would disagree with front.json and the tables
+    values, ids = plots.front_points(run3, keys)
+    objectives = [_Objective(k, DIRECTIONS[k]) for k in keys]
+    assert ids[knee_index(values, objectives, "asf")] != recorded
+    assert recorded not in ids, "the recorded knee is dominated on these two objectives"
+    ax = plots.front(run3, *keys)
+    stars, arrow = knee_marker(ax)
+    np.testing.assert_array_equal(stars, [trial_values(run3, recorded, keys)])
+    np.testing.assert_array_equal(arrow, stars[0])
+    assert ax.moorec_front["knee"] == recorded and ax.moorec_front["knee_method"] == "recorded"
+    legend = ax.get_legend()
+    assert legend.get_title().get_text() == "2-D projection of a 3-objective front"
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[1] == f"Pareto front in 2-D ({len(ids)})"
+    # every member of the run's Pareto set (the table's rows) is drawn: on the 2-D front or
+    # as an open marker, and the knee is one of the open ones
+    members = sorted(m["trial"] for m in run3.pareto_front())
+    assert sorted(ax.moorec_front["pareto_set"]) == members
+    rest = np.asarray(gid_artists(ax, "moorec-pareto-rest")[0].get_offsets())
+    assert (
+        len(rest) == len(members) - len(ids) and texts[2] == f"rest of the Pareto set ({len(rest)})"
+    )
+    assert np.any(np.all(rest == stars[0], axis=1))
+
+
+def test_every_figure_of_a_run_marks_the_same_knee(run3):
+    recorded = run3.knee()["trial"]
+    for x, y in itertools.permutations(["ndcg@10", "ild@10", "latency_ms"], 2):
+        ax = plots.front(run3, x, y)
+        assert ax.moorec_front["knee"] == recorded, (x, y)
+        np.testing.assert_array_equal(knee_marker(ax)[0], [trial_values(run3, recorded, [x, y])])
+    assert plots.front3d(run3).moorec_front["knee"] == recorded
+    assert plots.scatter_matrix(run3).moorec_front["knee"] == recorded
+    assert plots.parallel_coordinates(run3).moorec_pcp["knee"] == recorded
+    assert plots.parallel_coordinates(run3, split="test").moorec_pcp["knee"] == recorded
+    assert plots.front(run3, "ndcg@10", "ild@10", split="test").moorec_front["knee"] == recorded
 
 
 def test_test_split_uses_only_tested_trials(run3):
@@ -157,6 +216,35 @@ def test_test_split_uses_only_tested_trials(run3):
     assert ax.moorec_front["n_trials"] == len(tested) == len(run3.pareto_front())
     assert ax.moorec_front["n_front"] == len(expected)
     assert "test" in ax.get_title()
+    assert ax.get_xlabel() == "NDCG@10 (test, ↑ better)"
+    assert ax.get_ylabel() == "ILD@10 (test, ↑ better)"
+
+
+def test_test_split_figures_say_so_in_their_labels(run3, seed_runs):
+    ax = plots.front(run3, "ndcg@10", "latency_ms", split="test")
+    assert ax.get_ylabel() == "latency (ms, test, ↓ better)"
+    assert plots.front(run3, "ndcg@10", "latency_ms").get_ylabel() == "latency (ms, ↓ better)"
+    ax = plots.fronts(seed_runs["nsga2"][:2], "ndcg@10", "ild@10", split="test")
+    assert ax.get_xlabel() == "NDCG@10 (test, ↑ better)"
+    ax = plots.front3d(run3, split="test")
+    assert ax.get_zlabel() == "latency (ms, test) ↓" and ax.get_xlabel() == "NDCG@10 (test) ↑"
+    fig = plots.scatter_matrix(run3, split="test")
+    assert all("test" in a.get_xlabel() for a in np.array(fig.axes).reshape(3, 3)[2])
+    ax = plots.parallel_coordinates(run3, split="test")
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[:3] == ["NDCG@10 (test) ↑", "ILD@10 (test) ↑", "latency (ms, test) ↓"]
+    ax = plots.attainment({"NSGA-II": seed_runs["nsga2"]}, "ndcg@10", "ild@10", split="test")
+    assert ax.get_xlabel() == "NDCG@10 (test, ↑ better)"
+
+
+def test_log_scaled_axes_say_so(run3):
+    _, ax = plt.subplots()
+    ax.set_yscale("log")
+    plots.front(run3, "ndcg@10", "latency_ms", ax=ax)
+    assert ax.get_ylabel() == "latency (ms, log scale, ↓ better)"
+    assert ax.get_xlabel() == "NDCG@10 (↑ better)"
+    ticks = [t.get_text() for t in plots.parallel_coordinates(run3).get_xticklabels()]
+    assert ticks[3:] == ["x", "y", "lr (log scale)", "dim"]  # lr is a LogReal variable
 
 
 # ------------------------------------------------------------------------------- step lines
@@ -213,11 +301,14 @@ def test_step_vertices_on_hand_made_points():
 
 
 # ------------------------------------------------------------------------------ other kinds
-def test_fronts_overlay_counts_and_labels(seed_runs):
+def test_fronts_overlay_counts_and_labels(seed_runs, run3):
     runs = [seed_runs["nsga2"][0], seed_runs["random"][1]]
     ax = plots.fronts(runs, "ndcg@10", "ild@10")
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["NSGA-II (seed 0)", "random search (seed 1)"]
+    assert ax.get_legend().get_title().get_text() == ""
+    ax = plots.fronts([runs[0], run3], "ndcg@10", "ild@10")
+    assert ax.get_legend().get_title().get_text() == "2-D projection of 2/3-objective fronts"
     for run, info in zip(runs, ax.moorec_fronts):
         assert info["n_front"] == len(brute_force_front(run, ["ndcg@10", "ild@10"])[0])
     assert n_points(ax, "moorec-front") == sum(i["n_front"] for i in ax.moorec_fronts)
@@ -290,7 +381,8 @@ def test_wall_seconds_lays_resumed_sessions_end_to_end():
 
 # ------------------------------------------------------------------------------- attainment
 def test_attainment_of_identical_runs_is_their_front(run2):
-    ax = plots.attainment({"same": [run2, run2, run2]}, "ndcg@10", "ild@10")
+    with pytest.warns(UserWarning, match=r"'same'.*share the search seed 0"):
+        ax = plots.attainment({"same": [run2, run2, run2]}, "ndcg@10", "ild@10")
     front, _ = plots.front_points(run2, ["ndcg@10", "ild@10"])
     front = np.unique(front, axis=0)
     surfaces = ax.moorec_attainment["same"]
@@ -343,6 +435,33 @@ def test_fewer_than_two_objectives_is_a_config_error(run2):
         plots.front3d(run2)
 
 
+def test_attainment_refuses_runs_that_differ_in_more_than_the_seed(seed_runs, run2, longer_run):
+    longer = longer_run
+    with pytest.raises(
+        ConfigError,
+        match=(
+            r"attainment group 'NSGA-II' pools runs whose configs differ in more than the "
+            r"search seed: search.generations is 5 in .*nsga2-seed0, 6 in .*nsga2-seed1-longer"
+        ),
+    ):
+        plots.attainment({"NSGA-II": [run2, longer]}, "ndcg@10", "ild@10")
+    mixed = [seed_runs["nsga2"][0], seed_runs["random"][1]]
+    with pytest.raises(ConfigError, match=r"search.algorithm is \"nsga2\" in .*, \"random\" in"):
+        plots.attainment({"mixed": mixed}, "ndcg@10", "ild@10")
+    # runs that differ in the seed alone are fine, and raise no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plots.attainment({"NSGA-II": seed_runs["nsga2"]}, "ndcg@10", "ild@10")
+
+
+def test_config_differences_ignore_only_the_search_seed(seed_runs):
+    from moorec.plots.attainment import config_differences
+
+    assert config_differences(seed_runs["nsga2"]) == {}
+    diff = config_differences([seed_runs["nsga2"][0], seed_runs["random"][0]])
+    assert diff == {"search.algorithm": ["nsga2", "random"]}
+
+
 def test_attainment_needs_two_runs_per_group(seed_runs):
     runs = seed_runs["nsga2"]
     with pytest.raises(ConfigError, match=r"at least 2 runs per group.*'solo' has 1"):
@@ -389,7 +508,7 @@ def test_interrupted_run_plots_what_is_there_and_says_so(interrupted_run, tmp_pa
             draw(run)
 
 
-def test_empty_run_folder_plots_empty_axes_with_a_warning(tmp_path):
+def test_empty_run_folder_is_refused_but_its_hypervolume_drawn(tmp_path):
     store = mr.results.RunStore.create_or_resume(
         tmp_path / "r",
         {
@@ -401,12 +520,15 @@ def test_empty_run_folder_plots_empty_axes_with_a_warning(tmp_path):
             ],
         },
     )
-    with pytest.warns(RunIncompleteWarning, match=r"trials.jsonl.*0 trials"):
-        ax = plots.front(store.path, "ndcg@10", "ild@10")
-    assert ax.moorec_front["n_front"] == ax.moorec_front["n_trials"] == 0
-    for draw in (plots.scatter_matrix, plots.parallel_coordinates, plots.hypervolume):
-        with pytest.warns(RunIncompleteWarning):
+    message = rf"run {store.path} has no finished trial: no trial is recorded yet"
+    with pytest.raises(ConfigError, match=message):
+        plots.front(store.path, "ndcg@10", "ild@10")
+    for draw in (plots.scatter_matrix, plots.parallel_coordinates):
+        with pytest.raises(ConfigError, match=message):
             draw(store.path)
+    with pytest.warns(RunIncompleteWarning, match=r"trials.jsonl.*0 trials"):
+        ax = plots.hypervolume(store.path)
+    assert ax.moorec_hypervolume[0]["n_generations"] == 0
 
 
 def test_figures_draw_into_the_axes_they_are_given(run2, run3):
@@ -434,6 +556,15 @@ def test_labels_for_every_known_objective():
     assert style.label("ild_cosine@5", "max") == "ILD@5 (cosine, ↑ better)"
     assert style.label("latency_p95_ms", "min") == "p95 latency (ms, ↓ better)"
     assert style.label("my_metric", "min") == "my_metric (↓ better)"
+    assert style.label("ild_cosine@5", "max", split="test") == "ILD@5 (cosine, test, ↑ better)"
+    assert style.label("ndcg@10", "max", split="valid") == "NDCG@10 (↑ better)"
+    assert style.label("latency_ms", "min", split="test", log=True) == (
+        "latency (ms, test, log scale, ↓ better)"
+    )
+    assert style.short_label("latency_ms", "min", split="test") == "latency (ms, test) ↓"
+    assert style.short_label("lr", log=True) == "lr (log scale)"
+    with pytest.raises(UnknownNameError, match=r"unknown split 'train'"):
+        style.label("ndcg@10", "max", split="train")
     with pytest.raises(UnknownNameError, match=r"unknown direction 'up'"):
         style.label("ndcg@10", "up")
 

@@ -105,7 +105,10 @@ def test_summary_of_several_runs(multi, runs):
         cells = [c.strip() for c in row.strip("|").split("|")]
         hv = run.hypervolume_history()[-1][1]
         assert cells[0] == run.path.name
-        assert cells[1] == run.config["search"]["algorithm"]
+        assert (
+            cells[1]
+            == {"nsga2": "NSGA-II", "random": "random search"}[run.config["search"]["algorithm"]]
+        )
         assert cells[2:6] == [
             str(len(run.trials())),
             str(len(run.failed())),
@@ -125,7 +128,43 @@ def test_summary_of_several_runs(multi, runs):
     assert f"x={knee['config']['x']:.3g}" in section
     assert f"- Pareto set: {len(front)} trials" in section
     assert "Status: complete." in section
+    assert "; algorithm NSGA-II;" in section
     assert "attainment: `attainment.pdf`, `attainment.png`" in summary
+
+
+def test_algorithm_display_name_everywhere(multi, runs):
+    out, _ = multi
+    # tables: the Markdown sentence and the LaTeX footnote name the algorithm and seed
+    md = (out / "nsga2-seed3" / "pareto.md").read_text()
+    assert md.startswith("Pareto set of nsga2-seed3 (NSGA-II, seed 3): ")
+    tex = (out / "nsga2-seed3" / "pareto.tex").read_text()
+    assert "found by NSGA-II, seed 3." in tex
+    assert "found by random search, seed 3." in (out / "random-seed3" / "pareto.tex").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "| nsga2-seed4 | NSGA-II |" in summary and "| random-seed3 | random search |" in summary
+    assert "algorithm nsga2" not in summary
+    # figures: the legends of overlaid fronts, hypervolume and attainment surfaces
+    for kind, expected in (
+        ("front", ["NSGA-II (seed 3)", "NSGA-II (seed 4)", "random search (seed 3)"]),
+        ("hv", ["NSGA-II (seed 3)", "NSGA-II (seed 4)", "random search (seed 3)"]),
+    ):
+        legend = draw(kind, runs).axes[0].get_legend()
+        assert [t.get_text() for t in legend.get_texts()] == expected, kind
+    legend = draw("attainment", runs).axes[0].get_legend()
+    assert legend.get_texts()[0].get_text() == "NSGA-II (2 runs)"
+
+
+def test_report_skips_attainment_of_runs_that_differ_in_more_than_the_seed(runs, tmp_path):
+    longer = _search(tmp_path / "nsga2-seed5-longer", seed=5, generations=4)
+    pair = [runs[0], longer]
+    with pytest.raises(ConfigError, match=r"search.generations is 3 in .*nsga2-seed3, 4 in"):
+        draw("attainment", pair)
+    written = report(pair, tmp_path / "r", formats=["png"], dpi=72)
+    assert "attainment" not in written["figures"]
+    assert written["skipped"]["attainment"].startswith(
+        "attainment group 'NSGA-II' pools runs whose configs differ in more than the search seed"
+    )
+    assert "- attainment: attainment group 'NSGA-II'" in written["summary"].read_text()
 
 
 def test_report_of_one_run_with_three_objectives(run3, tmp_path):
@@ -273,7 +312,7 @@ def test_png_is_not_blank_check_can_fail(tmp_path):
     assert np.isfinite(matplotlib.image.imread(paths[1])).all()
 
 
-def test_run_where_every_trial_failed(tmp_path):
+def test_run_where_every_trial_failed(runs, tmp_path):
     space = Space(x=Real(0.451, 0.459), y=Real(0.0, 1.0))  # FakeTrainer fails all of these
     run = mr.search.search(
         None,
@@ -287,12 +326,27 @@ def test_run_where_every_trial_failed(tmp_path):
         progress=False,
     )
     assert len(run.failed()) == len(run.trials()) > 0
-    written = report([run], tmp_path / "r", formats=["png"], dpi=72)
+    # one figure or a whole report: both refuse, naming the folder and why, writing nothing
+    message = (
+        rf"run {run.path} has no finished trial: all 8 trials failed \(most common reason, "
+        r"8 of 8: TrainingError: loss became nan at epoch 3\)"
+    )
+    for kind in ("front", "pcp", "scatter", "hv"):
+        with pytest.raises(ConfigError, match=message):
+            draw(kind, run)
+    with pytest.raises(ConfigError, match=message):
+        draw("front", [runs[0], run])
+    with pytest.raises(ConfigError, match=message):
+        report([run], tmp_path / "r", formats=["png"], dpi=72)
+    assert not (tmp_path / "r").exists()
+    # among runs that have something to show, its figures are left out and its tables written
+    written = report([runs[0], run], tmp_path / "r2", formats=["png"], dpi=72)
     for stem in ("front", "scatter_matrix", "parallel_coordinates"):
-        assert written["skipped"][stem] == "no finished trial to draw"
-    assert "| no feasible trial |" in (tmp_path / "r" / "pareto.md").read_text()
+        assert written["skipped"][f"failed/{stem}"] == "no finished trial to draw"
+    assert "| no feasible trial |" in (tmp_path / "r2" / "failed" / "pareto.md").read_text()
     assert (
-        r"\multicolumn{5}{c}{no feasible trial} \\" in (tmp_path / "r" / "pareto.tex").read_text()
+        r"\multicolumn{5}{c}{no feasible trial} \\"
+        in (tmp_path / "r2" / "failed" / "pareto.tex").read_text()
     )
     summary = written["summary"].read_text()
     assert f"- trials: {len(run.trials())} ({len(run.trials())} failed)" in summary

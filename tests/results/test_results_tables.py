@@ -163,7 +163,10 @@ def test_latex_of_an_interrupted_run_says_so(interrupted):
     assert r"$^\star$" not in "".join(c for r in body for c in r), "no knee without front.json"
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None,
+    reason="pdflatex not installed (Debian: texlive-latex-base texlive-latex-recommended)",
+)
 def test_latex_compiles(run3, tmp_path):
     doc = (
         "\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n"
@@ -203,6 +206,20 @@ def test_markdown_table_rows_and_columns(run2):
     assert body[0][1].startswith("**") and not body[-1][1].startswith("**")
     assert body[-1][2].startswith("**"), "the last row has the best ild@10"
     assert f"{len(front)} of {len(run2.trials())} trials" in md
+
+
+def test_tables_name_the_algorithm_by_its_display_name(run2, tmp_path):
+    md = pareto_markdown(run2)
+    assert md.startswith(f"Pareto set of two (NSGA-II, seed 3): {len(run2.pareto_front())} of ")
+    assert "nsga2" not in md
+    tex = pareto_latex(run2)
+    assert tex.splitlines()[-2].endswith("in bold; found by NSGA-II, seed 3.}")
+    assert "nsga2" not in tex
+    rand = _search(tmp_path / "rand", ["ndcg@10", "ild@10"], algorithm="random", generations=1)
+    assert pareto_markdown(rand).startswith("Pareto set of rand (random search, seed 3): ")
+    assert "found by random search, seed 3." in pareto_latex(rand)
+    assert mr.results.tables.algorithm_name("moead") == "MOEA/D"
+    assert mr.results.tables.algorithm_name("my-ga") == "my-ga"
 
 
 def test_markdown_single_split_and_digits(run3):
