@@ -86,15 +86,19 @@ def implicit(inter: Interactions, threshold: float | None = None) -> Interaction
         Interactions with ``ratings=None``.
 
     Raises:
-        ConfigError: if ``threshold`` is not a number, or is given for data without ratings.
+        ConfigError: if ``threshold`` is not a finite number, or is given for data without ratings.
         EmptyDataError: if no rating reaches ``threshold``.
     """
     step = f"implicit(threshold={threshold})"
     if threshold is None:
         rows = np.arange(len(inter))
     else:
-        if isinstance(threshold, bool) or not isinstance(threshold, Real):
-            raise ConfigError(f"threshold must be a number or None, got {threshold!r}")
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, Real)
+            or not np.isfinite(threshold)
+        ):
+            raise ConfigError(f"threshold must be a finite number or None, got {threshold!r}")
         if inter.ratings is None:
             raise ConfigError(
                 f"{step} needs ratings, but data set {inter.name!r} has none (it is already "
@@ -103,8 +107,9 @@ def implicit(inter: Interactions, threshold: float | None = None) -> Interaction
         keep = inter.ratings >= threshold
         if not keep.any():
             raise EmptyDataError(
-                f"{step} removed every interaction of {inter.name!r}: ratings lie in "
-                f"[{inter.ratings.min():g}, {inter.ratings.max():g}]"
+                f"{step} removed every interaction of {inter.name!r}: no rating reaches the "
+                f"threshold {threshold:g} (ratings lie in [{inter.ratings.min():g}, "
+                f"{inter.ratings.max():g}]); lower the threshold"
             )
         rows = np.flatnonzero(keep)
     what = "kept all interactions" if threshold is None else f"kept ratings >= {threshold:g}"

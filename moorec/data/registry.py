@@ -17,6 +17,9 @@ are unpacked into a temporary folder that is renamed into place when complete. A
 corrupt download therefore never leaves a file that looks complete.
 
 Generated data sets (``synthetic-shop``) are built on the fly and never downloaded.
+
+:func:`load_source` is what ``moorec train --dataset`` calls: a registered name as above, or
+else a path to your own file or folder (:func:`~moorec.data.loaders.load_path`).
 """
 
 from __future__ import annotations
@@ -36,8 +39,18 @@ import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from moorec.data.clean import implicit
 from moorec.data.interactions import Interactions
-from moorec.data.loaders import load_atomic, load_movielens_1m, load_movielens_100k, load_table
+from moorec.data.loaders import (
+    _attach_categories,
+    _check_splittable,
+    load_atomic,
+    load_categories,
+    load_movielens_1m,
+    load_movielens_100k,
+    load_path,
+    load_table,
+)
 from moorec.data.synthetic import synthetic_shop
 from moorec.errors import (
     ChecksumError,
@@ -54,6 +67,7 @@ __all__ = [
     "cache_root",
     "dataset_info",
     "load",
+    "load_source",
     "locate",
     "names",
     "register",
@@ -191,8 +205,10 @@ def _builtin() -> list[DatasetInfo]:
         ),
         DatasetInfo(
             name="amazon-video-games",
-            description="Amazon Video Games reviews, 5-core, as preprocessed for SASRec: "
-            "287,107 implicit interactions, 31,013 users, 23,715 items, time-ordered per user",
+            description="Amazon Video Games reviews as preprocessed for SASRec (reviews of "
+            "users and items with at least 5 reviews in the raw data, one pass, so not a strict "
+            "5-core): 287,107 implicit interactions, 31,013 users, 23,715 items, time-ordered "
+            "per user",
             layouts=(
                 Layout(
                     "Video.txt",
@@ -459,6 +475,95 @@ def load(
     return _read(info, *hit, f"found in {dest} (user cache)", verify, log)
 
 
+def load_source(
+    source: str | Path,
+    path: str | Path | None = None,
+    *,
+    columns: Mapping[str, str | int | None] | None = None,
+    sep: str | None = None,
+    header: bool = True,
+    categories: str | Path | None = None,
+    category_columns: Mapping[str, str | int] | None = None,
+    category_sep: str | None = "|",
+    threshold: float | None = None,
+) -> Interactions:
+    """Load a registered data set by name, or your own data from a file or folder.
+
+    A registered name (:func:`names`) is loaded with :func:`load` (``path`` as there); any other
+    ``source`` must be an existing file or folder, read by
+    :func:`~moorec.data.loaders.load_path` (RecBole atomic, MovieLens raw, CSV/TSV/Parquet).
+    A name wins over a folder of the same name in the working directory (write ``./ml-100k``
+    for the folder).
+
+    Args:
+        source: a registered name or a path.
+        path: for a registered name, where its files are (see :func:`load`).
+        columns: role -> column of a table file (see :func:`~moorec.data.loaders.load_table`).
+        sep: field separator of a table file (and of ``categories``); ``None`` guesses.
+        header: whether a table file's first line names its columns.
+        categories: a table of item categories (:func:`~moorec.data.loaders.load_categories`);
+            they replace the data's own categories.
+        category_columns: ``{"item": ..., "category": ...}`` of ``categories``.
+        category_sep: separator of several categories in one field.
+        threshold: keep interactions rated ``>= threshold`` and drop the ratings
+            (:func:`~moorec.data.clean.implicit`); ``None`` keeps every interaction.
+
+    Returns:
+        Interactions with at least 2 users and 2 items.
+
+    Raises:
+        UnknownNameError: if ``source`` is neither a registered name nor an existing path (the
+            message lists the names); DataNotFoundError if it looks like a path.
+        ConfigError: for table options with a registered name, or ``path`` with a file source.
+        EmptyDataError: if no rating reaches ``threshold`` (the message names it).
+        DataError: for a malformed file, or data with fewer than 2 users or 2 items.
+    """
+    source = str(source)
+    if source in _REGISTRY:
+        given = [opt for opt, on in (("columns", columns is not None), ("sep", sep is not None),
+                                     ("header=False", not header)) if on]  # fmt: skip
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} apply to your own table files; {source!r} is a registered "
+                "data set read in its own format"
+            )
+        if category_columns is not None and categories is None:
+            raise ConfigError("category_columns are given but no categories file")
+        inter = load(source, path=path)
+        if categories is not None:
+            item_ids, features = load_categories(
+                categories, category_columns, category_sep=category_sep
+            )
+            inter = _attach_categories(inter, Path(categories), item_ids, features)
+    else:
+        where = Path(source).expanduser()
+        if not where.exists():
+            if os.sep in source or "/" in source or where.suffix or source.startswith((".", "~")):
+                raise DataNotFoundError(
+                    f"no such file or folder: {source} (a data set is a registered name, "
+                    f"{', '.join(names())}, or the path of a file or folder)"
+                )
+            raise UnknownNameError("data set (or path of a file or folder)", source, _REGISTRY)
+        if path is not None:
+            raise ConfigError(
+                f"path={str(path)!r} applies to a registered data set name; {source!r} is "
+                "already a path"
+            )
+        inter = load_path(
+            where,
+            columns,
+            sep=sep,
+            header=header,
+            categories=categories,
+            category_columns=category_columns,
+            category_sep=category_sep,
+        )
+    if threshold is not None:
+        inter = implicit(inter, threshold)
+    _check_splittable(inter, source)
+    return inter
+
+
 def _read(
     info: DatasetInfo, layout: Layout, marker: Path, where: str, verify: bool, log: list[str]
 ) -> Interactions:
@@ -474,7 +579,9 @@ def _read(
                     raise ChecksumError(
                         f"{target} does not match the registered {algo} of {info.name!r}: "
                         f"expected {want}, actual {got}. The copy differs from the published "
-                        "one; replace it, or pass verify=False to load it anyway"
+                        "one: replace it with the published file, or delete it and rerun "
+                        "without --data-path (Python: path=) so that moorec downloads a checked "
+                        "copy into its cache; in Python, load(..., verify=False) reads it unchecked"
                     )
                 checked.append(f"{file} ({algo})")
         if checked:

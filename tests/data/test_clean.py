@@ -116,13 +116,15 @@ def test_implicit_errors(repeated):
     with pytest.raises(
         EmptyDataError,
         match=r"implicit\(threshold=7\) removed every interaction "
-        r"of 'rep': ratings lie in \[1, 6\]",
+        r"of 'rep': no rating reaches the threshold 7 \(ratings lie in \[1, 6\]\)",
     ):
         implicit(repeated, threshold=7)
     with pytest.raises(ConfigError, match=r"implicit\(threshold=3\) needs ratings"):
         implicit(implicit(repeated), threshold=3)
-    with pytest.raises(ConfigError, match=r"threshold must be a number or None, got '4'"):
+    with pytest.raises(ConfigError, match=r"threshold must be a finite number or None, got '4'"):
         implicit(repeated, threshold="4")
+    with pytest.raises(ConfigError, match=r"threshold must be a finite number or None, got nan"):
+        implicit(repeated, threshold=float("nan"))
 
 
 @pytest.fixture

@@ -322,8 +322,12 @@ def test_table_non_numeric_values(tmp_path):
 def test_table_short_row(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text("1 2 3\n4 5\n")
-    with pytest.raises(ColumnError, match=r"line 2: the rating column \(2, position 2\) is "):
-        load_table(path, {"user": 0, "item": 1, "rating": 2}, header=False)
+    # every line must have as many fields as the first, whether or not the column is used
+    for cols in ({"user": 0, "item": 1, "rating": 2}, {"user": 0, "item": 1}):
+        with pytest.raises(
+            ColumnError, match=r"a\.txt, line 2: 2 field\(s\) where line 1 has 3 \(sep=whitespace\)"
+        ):
+            load_table(path, cols, header=False)
 
 
 def test_table_empty_files(tmp_path):
@@ -456,3 +460,22 @@ def test_real_ml100k_raw_format_matches_atomic(data_root, tmp_path):
     assert again.item_features.category_names == feats.category_names
     np.testing.assert_array_equal(again.item_features.categories, feats.categories)
     np.testing.assert_array_equal(again.item_features.titles, feats.titles)
+
+
+@pytest.mark.realdata
+def test_real_video_games_is_not_a_strict_5_core(data_root):
+    """The figures docs/data.md gives for Video.txt (SASRec's one-pass filter, not a k-core)."""
+    from moorec.data.clean import drop_duplicates, k_core
+
+    inter = load_table(
+        data_root / "amazon-video-games" / "Video.txt", {"user": 0, "item": 1}, sep=" ",
+        header=False,
+    )  # fmt: skip
+    users, items = inter.user_counts(), inter.item_counts()
+    assert int((users < 5).sum()) == 1_672 and int((items < 5).sum()) == 11_604
+    assert np.bincount(users)[1:5].tolist() == [30, 82, 272, 1_288]
+    assert int(np.bincount(items)[1]) == 3_376 and users.min() == items.min() == 1
+    assert len(drop_duplicates(inter)) == len(inter)  # no repeated (user, item) pair
+    core = k_core(inter, 5, 5)
+    assert (core.n_users, core.n_items, len(core)) == (24_303, 10_672, 231_780)
+    assert core.log[-1].endswith("in 12 rounds")
