@@ -397,7 +397,10 @@ def fit_population(
             weight = put(np.stack([p[1] for p in pairs]))
             keys = put(fold(roots, epoch))
         if sent is None or not np.array_equal(sent, active):
-            sent, active_dev = active.copy(), put(jnp.asarray(active))
+            # A fresh host copy that nothing mutates: the transfer to the device may happen
+            # after this returns, while `active` is changed in place by later epochs.
+            sent = active.copy()
+            active_dev = put(jnp.asarray(sent))
         params, opt_state, losses = population_epoch(
             graphdef, params, rest, opt_state, data, order, weight, keys, hparams, active_dev,
             tx=tx, sampler=sampler, neg_rounds=c0.neg_rounds, rest_axis=rest_axis,
