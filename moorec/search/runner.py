@@ -131,6 +131,13 @@ def check_search(
         raise ConfigError(f"executor_options must be a table of settings, got {executor_options!r}")
     try:  # building an executor starts nothing; it checks the name and the options
         make_executor(executor, **dict(executor_options or {}))
+        if executor == "auto":  # and the settings of each executor auto may pick
+            for name, options in dict(executor_options or {}).items():
+                if not isinstance(options, Mapping):
+                    raise ConfigError(
+                        f"auto takes one table of settings per executor; {name} = {options!r}"
+                    )
+                make_executor(name, **options)
     except (TypeError, ValueError) as err:
         if isinstance(err, ConfigError):
             raise
@@ -162,14 +169,17 @@ def search(
 ) -> Run:
     """Search ``space`` for the best trade-offs between ``objectives`` and store the run.
 
-    Candidates are trained on ``split.train`` and scored on ``split.valid``; the Pareto set is
-    formed on validation values, then each member is retrained and scored on ``split.test``
-    by the same executor (stored beside the validation values; a member whose re-scoring fails
-    gets ``test_error`` in the front instead). Nothing from the test split reaches the search.
+    Every setting is checked first (:func:`check_search`), before anything is trained or
+    written. Candidates are trained on ``split.train`` and scored on ``split.valid``; the
+    Pareto set is formed on validation values, then each member is retrained and scored on
+    ``split.test`` by the same executor (stored beside the validation values; a member whose
+    re-scoring fails gets ``test_error`` in the front instead). Nothing from the test split
+    reaches the search.
 
     Args:
         split: a :class:`~moorec.split.Split`.
-        space: the search variables.
+        space: the search variables (a :class:`~moorec.search.Space`, or a ``[space]`` table
+            ``{name: {"type": ..., ...}}``).
         objectives: at least two objective keys or instances (natural directions).
         out: run folder; an existing folder of the same config is resumed, one of another
             config is refused.

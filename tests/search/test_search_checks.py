@@ -80,6 +80,11 @@ def _gen_lines(text):
             ConfigError,
             r"executor 'processes'.*worker",
         ),
+        (
+            {"executor": "auto", "executor_options": {"processes": {"workers": 0}}},
+            ConfigError,
+            r"workers must be >= 1, got 0",
+        ),
         ({"constraints": "latency_ms <= 5"}, ConfigError, r"constraints must be a list"),
         ({"constraints": ["ndcg@10 => 0.2"]}, ConfigError, r"constraint 'ndcg@10 => 0\.2'"),
         ({"seed": -1}, ConfigError, r"seed must be an integer >= 0, got -1"),
