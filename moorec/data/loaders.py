@@ -525,7 +525,7 @@ def _check_finite(table, numbers: np.ndarray, raw, role: str, col: int) -> None:
 
 def _overflow_note(ids: np.ndarray, role: str, table, col: int) -> str | None:
     """A log line when integer-looking ids are kept as text because one exceeds int64."""
-    if not np.all(np.char.isdigit(np.char.lstrip(ids, "+-"))):
+    if not ids[0].lstrip("+-").isdigit() or not np.all(np.char.isdigit(np.char.lstrip(ids, "+-"))):
         return None
     k = next((k for k, v in enumerate(ids.tolist()) if abs(int(v)) > _INT64_MAX), None)
     if k is None:
