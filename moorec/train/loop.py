@@ -66,7 +66,12 @@ class TrainConfig:
             its direction), e.g. ``"ndcg@10"``.
         neg_rounds: redraws of negatives that hit a training item.
         seed: root seed; initialisation, shuffling and negatives derive from it.
-        loss_weights: extra named loss weights passed to the model as arrays.
+        loss_weights: extra named loss weights passed to the model as arrays, each a finite
+            number >= 0.
+
+    Raises:
+        ConfigError: for a value out of its range or of the wrong type, naming it.
+        UnknownNameError: for an unknown ``optimizer`` or ``valid_metric`` name.
     """
 
     epochs: int = 300
@@ -97,8 +102,25 @@ class TrainConfig:
             raise ConfigError(f"l2 must be a finite number >= 0, got {self.l2!r}")
         if self.optimizer not in OPTIMIZERS:
             raise UnknownNameError("optimizer", self.optimizer, OPTIMIZERS)
-        if self.neg_rounds < 0:
-            raise ConfigError(f"neg_rounds must be >= 0, got {self.neg_rounds!r}")
+        if (
+            isinstance(self.neg_rounds, bool)
+            or not isinstance(self.neg_rounds, int)
+            or self.neg_rounds < 0
+        ):
+            raise ConfigError(f"neg_rounds must be an integer >= 0, got {self.neg_rounds!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+        _check_valid_metric(self.valid_metric)
+        if not isinstance(self.loss_weights, Mapping):
+            raise ConfigError(
+                f"loss_weights must be a mapping of names to numbers, got {self.loss_weights!r}"
+            )
+        for key, value in self.loss_weights.items():
+            number = isinstance(value, int | float | np.integer | np.floating)
+            if isinstance(value, bool) or not (number and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{key} must be a finite number >= 0, got {value!r}")
         object.__setattr__(self, "loss_weights", dict(self.loss_weights))
 
     def validates_at(self, epoch: int) -> bool:
@@ -172,6 +194,21 @@ class TrainConfig:
         )
         keep = kept_hparams(model.hparam_names, model.hparam_switches, [values])
         return {n: jnp.asarray(values[n], jnp.float32) for n in keep}
+
+
+def _check_valid_metric(key: object) -> None:
+    """Refuse a ``valid_metric`` that is not a ranking or beyond-accuracy objective key."""
+    # The objective names live in moorec.objectives, a later stage; imported here, at the
+    # boundary check only, so that a bad key fails when the config is made.
+    from moorec.objectives.base import parse
+
+    if not isinstance(key, str):
+        raise ConfigError(f"valid_metric must be an objective key such as 'ndcg@10', got {key!r}")
+    if parse(key).kind == "system":
+        raise ConfigError(
+            f"valid_metric {key!r} is measured, not ranked, and cannot drive early stopping; "
+            "use a ranking objective such as 'ndcg@10'"
+        )
 
 
 def kept_hparams(
