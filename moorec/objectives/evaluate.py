@@ -3,8 +3,10 @@
 For each evaluated user (one with at least one held-out item in the part being scored) the model
 scores every item; the user's known items (training items, plus validation items when scoring
 test) are set to ``-inf``; ``lax.top_k`` keeps the best ``K`` and each is checked against the
-user's held-out items. Users go through in fixed-size chunks so that memory stays bounded
-(``chunk_users x n_items`` scores at a time) and every chunk reuses one compiled program.
+user's held-out items. Tied scores are ranked in a seeded random order of the items (one
+permutation per evaluator, ``tie_seed``), not by lowest item index. Users go through in
+fixed-size chunks so that memory stays bounded (``chunk_users x n_items`` scores at a time) and
+every chunk reuses one compiled program.
 """
 
 from __future__ import annotations
@@ -25,10 +27,16 @@ from moorec.data.interactions import (
     pad_width,
     padded_rows,
 )
-from moorec.errors import ConfigError, DataError, UnknownNameError
+from moorec.errors import (
+    ConfigError,
+    DataError,
+    SplitError,
+    UnknownNameError,
+    check_positive_int,
+)
 from moorec.models.base import Recommender, count_params
 from moorec.objectives.base import Latency, Objective, RankingContext, _PerUser, parse_all
-from moorec.objectives.latency import measure_latency
+from moorec.objectives.latency import measure_latency, tie_order, top_k
 
 __all__ = ["Evaluator", "evaluate", "rank_chunk", "rank_chunk_population"]
 
@@ -40,15 +48,15 @@ DEFAULT_OBJECTIVES = (
 )  # fmt: skip
 
 
-def _rank(model, users, exclude, relevant, history, allowed, k):
+def _rank(model, users, exclude, relevant, history, allowed, order, k):
     scores = model.score(users) if history is None else model.score(users, history)
     rows = jnp.arange(users.shape[0])[:, None]
     scores = scores.at[rows, exclude].set(-jnp.inf, mode="drop")
     if allowed is not None:
         scores = jnp.where(allowed[None, :], scores, -jnp.inf)
-    _, topk = jax.lax.top_k(scores, k)
+    _, topk = top_k(scores, k, order)
     hits = jnp.any(topk[:, :, None] == relevant[:, None, :], axis=-1)
-    return topk.astype(jnp.int32), hits
+    return topk, hits
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "k"))
@@ -60,6 +68,7 @@ def rank_chunk(
     relevant: jax.Array,
     history: jax.Array | None = None,
     allowed: jax.Array | None = None,
+    order: jax.Array | None = None,
     *,
     k: int,
 ) -> tuple[jax.Array, jax.Array]:
@@ -73,13 +82,15 @@ def rank_chunk(
         relevant: ``[C, R]`` int32 held-out items, padded with ``-1``.
         history: ``[C, L]`` int32 recent known items (sequential models), or ``None``.
         allowed: ``[n_items]`` bool candidate items (others are never ranked), or ``None``.
+        order: ``[n_items]`` int32 order in which tied items rank
+            (:func:`~moorec.objectives.latency.tie_order`), or ``None`` for index order.
         k: list length.
 
     Returns:
         ``(topk, hits)``: ``[C, k]`` int32 items best first, ``[C, k]`` bool.
     """
     model = nnx.merge(graphdef, state)
-    return _rank(model, users, exclude, relevant, history, allowed, k)
+    return _rank(model, users, exclude, relevant, history, allowed, order, k)
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "k", "rest_axis"))
@@ -92,6 +103,7 @@ def rank_chunk_population(
     relevant: jax.Array,
     history: jax.Array | None = None,
     allowed: jax.Array | None = None,
+    order: jax.Array | None = None,
     *,
     k: int,
     rest_axis: int | None = 0,
@@ -107,6 +119,7 @@ def rank_chunk_population(
         relevant: ``[C, R]`` held-out items.
         history: ``[C, L]`` recent items or ``None``.
         allowed: ``[n_items]`` bool or ``None``.
+        order: ``[n_items]`` int32 order of tied items, or ``None`` (as in :func:`rank_chunk`).
         k: list length.
         rest_axis: ``0`` or ``None``.
 
@@ -115,7 +128,8 @@ def rank_chunk_population(
     """
 
     def one(p, r):
-        return _rank(nnx.merge(graphdef, p, r), users, exclude, relevant, history, allowed, k)
+        model = nnx.merge(graphdef, p, r)
+        return _rank(model, users, exclude, relevant, history, allowed, order, k)
 
     return jax.vmap(one, in_axes=(0, rest_axis))(params, rest)
 
@@ -146,10 +160,22 @@ class Evaluator:
         latency_repeats: timed calls (after warm-up) for the latency median and p95.
         candidates: ``[m]`` item indices that may be ranked (e.g. the cold items of a
             cold-start split); all items by default.
-        latency_repeats: timed calls (after warm-up) for the latency median and p95.
+        tie_seed: seed of the order in which items with equal scores rank: one seeded
+            permutation of the catalogue (``np.random.default_rng(tie_seed)``) for the whole
+            evaluation, of every model and every user. ``None``: lowest item index first
+            (``lax.top_k``'s rule, which favours low indices wherever scores tie). Scores
+            without ties rank the same whatever the seed.
+
+    Attributes:
+        tie_seed: the seed given (recorded by :meth:`describe`).
+        tie_order: ``[n_items]`` int32 permutation; of two tied items, the one earlier in it
+            ranks first (``None`` for index order).
 
     Raises:
         UnknownNameError: for a part other than ``valid`` / ``test`` or an unknown objective.
+        ConfigError: for a cutoff longer than the catalogue, a non-positive ``chunk_users``,
+            ``memory_mb``, ``latency_batch`` or ``latency_repeats``, or a bad ``tie_seed``.
+        SplitError: if the part has no held-out interactions (no user to evaluate).
     """
 
     def __init__(
@@ -163,6 +189,7 @@ class Evaluator:
         latency_batch: int = 256,
         latency_repeats: int = 30,
         candidates: np.ndarray | None = None,
+        tie_seed: int | None = 0,
     ):
         if part not in PARTS:
             raise UnknownNameError("split part", part, PARTS)
@@ -170,12 +197,38 @@ class Evaluator:
         self.objectives: list[Objective] = parse_all(objectives)
         ks = [o.k for o in self.objectives if o.k is not None]
         self.k = max(ks) if ks else 10
+        if chunk_users is not None:
+            chunk_users = check_positive_int("chunk_users", chunk_users)
+        if (
+            isinstance(memory_mb, bool)
+            or not isinstance(memory_mb, int | float)
+            or not (memory_mb > 0)
+        ):
+            raise ConfigError(f"memory_mb must be a number > 0, got {memory_mb!r}")
+        latency_batch = check_positive_int("latency_batch", latency_batch)
+        latency_repeats = check_positive_int("latency_repeats", latency_repeats)
         target: Interactions = getattr(split, part)
         known: Interactions = split.known(part)
         train: Interactions = split.train
         self.n_users, self.n_items = train.n_users, train.n_items
+        if self.k > self.n_items:
+            longest = max(self.objectives, key=lambda o: o.k or 0).key
+            raise ConfigError(
+                f"cutoff k={self.k} of {longest!r} is longer than the catalogue of "
+                f"{self.n_items} items; use k <= {self.n_items}"
+            )
+        self.tie_seed = tie_seed
+        self.tie_order = tie_order(self.n_items, tie_seed)
+        self._order = None if self.tie_order is None else jnp.asarray(self.tie_order)
         n_per_user = np.bincount(target.users, minlength=self.n_users)
         self.users = np.flatnonzero(n_per_user > 0).astype(np.int32)
+        if len(self.users) == 0:
+            raise SplitError(
+                f"split part {part!r} is empty: no user has a held-out interaction in it "
+                f"({len(target.users)} interactions), so there is nothing to evaluate; give "
+                "the split a share for this part (e.g. ratios=(0.8, 0.1, 0.1)) or evaluate "
+                "another part"
+            )
         self.n_relevant = n_per_user[self.users].astype(np.int32)
         if chunk_users is None:
             chunk_users = int(memory_mb * 2**20 // (4 * max(self.n_items, 1)))
@@ -259,8 +312,9 @@ class Evaluator:
         tops, hits = [], []
         for ch, hist in zip(self._chunks, histories, strict=True):
             t, h = rank_chunk(
-                graphdef, state, ch.users, ch.exclude, ch.relevant, hist, self.allowed, k=self.k
-            )
+                graphdef, state, ch.users, ch.exclude, ch.relevant, hist, self.allowed,
+                self._order, k=self.k,
+            )  # fmt: skip
             tops.append(t[: ch.n_real])
             hits.append(h[: ch.n_real])
         if len(tops) == 1:
@@ -309,13 +363,28 @@ class Evaluator:
             for ch, hist in zip(self._chunks, histories, strict=True):
                 t, h = rank_chunk_population(
                     graphdef, p, r, ch.users, ch.exclude, ch.relevant, hist, self.allowed,
-                    k=self.k, rest_axis=rest_axis,
+                    self._order, k=self.k, rest_axis=rest_axis,
                 )  # fmt: skip
                 t_g.append(np.asarray(t[:, : ch.n_real]))
                 h_g.append(np.asarray(h[:, : ch.n_real]))
             tops.append(np.concatenate(t_g, axis=1))
             hits.append(np.concatenate(h_g, axis=1))
         return np.concatenate(tops), np.concatenate(hits)
+
+    def describe(self) -> dict:
+        """What this evaluation is: part, objectives, cutoff, users and the tie order's seed.
+
+        Returns:
+            ``{"part", "objectives", "k", "n_users", "n_items", "tie_seed"}`` (JSON-ready).
+        """
+        return {
+            "part": self.part,
+            "objectives": [o.key for o in self.objectives],
+            "k": self.k,
+            "n_users": len(self.users),
+            "n_items": self.n_items,
+            "tie_seed": self.tie_seed,
+        }
 
     def context(self, model: Recommender, *, system: bool = True) -> RankingContext:
         """Rank, and measure latency and size where an objective asks for them."""
@@ -341,6 +410,7 @@ class Evaluator:
                 batch=self.latency_batch,
                 k=self.k,
                 repeats=self.latency_repeats,
+                tie_seed=self.tie_seed,
             )
             measured.update(latency_ms=lat["median_ms"], latency_p95_ms=lat["p95_ms"])
         if system and "params" in keys:

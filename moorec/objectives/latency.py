@@ -14,7 +14,54 @@ from moorec.data.interactions import Interactions, history_matrix, padded_rows
 from moorec.errors import ConfigError, check_positive_int
 from moorec.models.base import Recommender
 
-__all__ = ["measure_latency", "recommend", "recommend_jit"]
+__all__ = ["measure_latency", "recommend", "recommend_jit", "tie_order", "top_k"]
+
+
+def tie_order(n_items: int, tie_seed: int | None = 0) -> np.ndarray | None:
+    """The seeded order in which tied items are ranked: a permutation of the catalogue.
+
+    ``jax.lax.top_k`` returns tied scores lowest index first, which favours low item indices
+    whenever scores tie (popularity models, integer scores). Ranking breaks ties by this
+    permutation instead: of two items with equal scores, the one earlier in it ranks first.
+
+    Args:
+        n_items: catalogue size.
+        tie_seed: seed of the permutation (``np.random.default_rng(tie_seed)``), or ``None``
+            for index order (``lax.top_k``'s own rule).
+
+    Returns:
+        ``[n_items]`` int32 permutation, or ``None`` for index order.
+
+    Raises:
+        ConfigError: if ``tie_seed`` is not ``None`` or an integer ``>= 0``.
+    """
+    if tie_seed is None:
+        return None
+    if isinstance(tie_seed, bool) or not isinstance(tie_seed, int | np.integer) or tie_seed < 0:
+        raise ConfigError(f"tie_seed must be an integer >= 0 or None, got {tie_seed!r}")
+    return np.random.default_rng(int(tie_seed)).permutation(n_items).astype(np.int32)
+
+
+def top_k(scores: jax.Array, k: int, order: jax.Array | None = None):
+    """``jax.lax.top_k`` over the last axis, ties broken by ``order`` (see :func:`tie_order`).
+
+    The columns are permuted by ``order`` before ``lax.top_k`` and its indices mapped back, so
+    tied scores come out in ``order``'s order; scores without ties give exactly the lists of
+    ``lax.top_k`` itself.
+
+    Args:
+        scores: ``[B, n_items]`` float32.
+        k: list length.
+        order: ``[n_items]`` int32 permutation, or ``None`` for index order.
+
+    Returns:
+        ``(values, items)``: ``[B, k]`` float32 and ``[B, k]`` int32, best first.
+    """
+    if order is None:
+        values, items = jax.lax.top_k(scores, k)
+        return values, items.astype(jnp.int32)
+    values, j = jax.lax.top_k(jnp.take(scores, order, axis=1), k)
+    return values, order[j].astype(jnp.int32)
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "k"))
@@ -24,6 +71,7 @@ def recommend_jit(
     users: jax.Array,
     exclude: jax.Array,
     history: jax.Array | None = None,
+    order: jax.Array | None = None,
     *,
     k: int,
 ) -> tuple[jax.Array, jax.Array]:
@@ -35,6 +83,8 @@ def recommend_jit(
         users: ``[B]`` int32 users.
         exclude: ``[B, W]`` int32 items not to recommend, padded with ``n_items``.
         history: ``[B, L]`` int32 recent items of each user (sequential models), or ``None``.
+        order: ``[n_items]`` int32 order of tied items (:func:`tie_order`), or ``None`` for
+            index order.
         k: list length.
 
     Returns:
@@ -43,8 +93,8 @@ def recommend_jit(
     model = nnx.merge(graphdef, state)
     scores = model.score(users) if history is None else model.score(users, history)
     scores = scores.at[jnp.arange(users.shape[0])[:, None], exclude].set(-jnp.inf, mode="drop")
-    top_scores, top_items = jax.lax.top_k(scores, k)
-    return top_items.astype(jnp.int32), top_scores
+    top_scores, top_items = top_k(scores, k, order)
+    return top_items, top_scores
 
 
 def recommend(
@@ -54,6 +104,7 @@ def recommend(
     *,
     known_csr: tuple[np.ndarray, np.ndarray] | None = None,
     known: Interactions | None = None,
+    tie_seed: int | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Recommend ``k`` items to each user.
 
@@ -65,11 +116,14 @@ def recommend(
             ``moorec.data.csr_by_user(split.train)``); those are never recommended.
         known: the known interactions themselves; sequential models read each user's recent
             items from them (required for those models).
+        tie_seed: seed of the order of tied items (:func:`tie_order`; the evaluator's
+            default, so that both rank ties alike), or ``None`` for index order.
 
     Returns:
         ``(items, scores)``: ``[B, k]`` int32 item indices and float32 scores, best first.
     """
     k = check_positive_int("k", k)
+    order = tie_order(model.n_items, tie_seed)
     users = np.asarray(users, dtype=np.int32)
     if known_csr is None:
         exclude = np.full((len(users), 8), model.n_items, dtype=np.int32)
@@ -78,8 +132,9 @@ def recommend(
     history = _history(model, known, users)
     graphdef, state = nnx.split(model)
     items, scores = recommend_jit(
-        graphdef, state, jnp.asarray(users), jnp.asarray(exclude), history, k=k
-    )
+        graphdef, state, jnp.asarray(users), jnp.asarray(exclude), history,
+        None if order is None else jnp.asarray(order), k=k,
+    )  # fmt: skip
     return np.asarray(items), np.asarray(scores)
 
 
@@ -104,12 +159,14 @@ def measure_latency(
     repeats: int = 30,
     warmup: int = 3,
     seed: int = 0,
+    tie_seed: int | None = 0,
 ) -> dict[str, float]:
     """Time ``recommend`` on a batch of users after warm-up.
 
     The batch is ``batch`` users drawn with a seeded generator (with replacement when the data
     has fewer users). Compilation happens in the warm-up calls and is reported apart. The
-    timed program is the model's own ``recommend`` alone (scores, exclusion, top-k).
+    timed program is the model's own ``recommend`` alone (scores, exclusion, top-k with ties
+    broken by ``tie_seed``'s order, as :func:`recommend` serves it).
 
     Returns:
         ``{"median_ms", "p95_ms", "compile_ms", "batch", "k"}``.
@@ -125,17 +182,19 @@ def measure_latency(
         else padded_rows(*known_csr, users, model.n_items)
     )
     history = _history(model, known, users)
+    order = tie_order(model.n_items, tie_seed)
+    order = None if order is None else jnp.asarray(order)
     graphdef, state = nnx.split(model)
     u, ex = jnp.asarray(users), jnp.asarray(exclude)
     t0 = time.perf_counter()
-    jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, k=k))
+    jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, order, k=k))
     compile_ms = (time.perf_counter() - t0) * 1e3
     for _ in range(max(0, warmup - 1)):
-        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, k=k))
+        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, order, k=k))
     times = np.empty(repeats)
     for r in range(repeats):
         t0 = time.perf_counter()
-        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, k=k))
+        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, order, k=k))
         times[r] = (time.perf_counter() - t0) * 1e3
     return {
         "median_ms": float(np.median(times)),

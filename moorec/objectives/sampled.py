@@ -26,6 +26,7 @@ from moorec.data.interactions import Interactions, csr_by_user, history_matrix, 
 from moorec.errors import ConfigError, UnknownNameError, check_positive_int
 from moorec.models.base import Recommender
 from moorec.objectives.base import Objective, RankingContext, parse_all
+from moorec.objectives.latency import tie_order
 
 __all__ = ["SampledMetricsWarning", "rank_candidates", "sample_negatives", "sampled_evaluate"]
 
@@ -115,6 +116,7 @@ def rank_candidates(
     users: jax.Array,
     candidates: jax.Array,
     history: jax.Array | None = None,
+    tie_rank: jax.Array | None = None,
     *,
     k: int,
     n_negatives: int,
@@ -126,9 +128,12 @@ def rank_candidates(
         state: the model's state.
         users: ``[C]`` int32 users.
         candidates: ``[C, N + R]`` int32, the ``N`` negatives then the user's held-out items
-            (padded with ``-1``, never ranked). Ties go to the earlier column, so a held-out
-            item tied with a negative ranks below it.
+            (padded with ``-1``, never ranked).
         history: ``[C, L]`` int32 recent known items (sequential models), or ``None``.
+        tie_rank: ``[n_items]`` int32 place of each item in the order of tied items (the
+            inverse of :func:`~moorec.objectives.latency.tie_order`): of two candidates with
+            equal scores, the one placed earlier ranks first. ``None``: ties go to the earlier
+            column, so a held-out item tied with a negative ranks below it.
         k: list length (``<= N + 1``).
         n_negatives: ``N``.
 
@@ -139,11 +144,18 @@ def rank_candidates(
     model = nnx.merge(graphdef, state)
     scores = model.score(users) if history is None else model.score(users, history)
     real = candidates >= 0
+    held = jnp.broadcast_to(jnp.arange(candidates.shape[1]) >= n_negatives, candidates.shape)
+    if tie_rank is not None:  # columns in tie order: lax.top_k keeps ties in column order
+        place = jnp.where(real, tie_rank[jnp.maximum(candidates, 0)], tie_rank.shape[0])
+        cols = jnp.argsort(place, axis=1, stable=True)
+        candidates, real, held = (
+            jnp.take_along_axis(x, cols, axis=1) for x in (candidates, real, held)
+        )
     cand = jnp.take_along_axis(scores, jnp.maximum(candidates, 0), axis=1)
     cand = jnp.where(real, cand, -jnp.inf)
     _, idx = jax.lax.top_k(cand, k)
     items = jnp.take_along_axis(candidates, idx, axis=1)
-    hits = (idx >= n_negatives) & jnp.take_along_axis(real, idx, axis=1)
+    hits = jnp.take_along_axis(held & real, idx, axis=1)
     return jnp.maximum(items, 0).astype(jnp.int32), hits
 
 
@@ -156,6 +168,7 @@ def sampled_evaluate(
     seed: int = 0,
     objectives: Sequence[str | Objective] = ("hit@10", "ndcg@10"),
     chunk_users: int = 1024,
+    tie_seed: int | None = 0,
 ) -> dict[str, float]:
     """Ranking metrics of each held-out item among ``n_negatives`` sampled negatives.
 
@@ -178,6 +191,11 @@ def sampled_evaluate(
         objectives: ranking objectives (``hit``, ``ndcg``, ``mrr``, ``recall``, ``precision``,
             ``map`` at a cutoff ``<= N + 1``).
         chunk_users: users scored per jitted call.
+        tie_seed: seed of the order of tied items, the full-ranking evaluator's
+            (:class:`~moorec.objectives.Evaluator`'s ``tie_seed``): a candidate tied with
+            another ranks first if it comes earlier in that seeded permutation of the
+            catalogue. ``None``: a held-out item tied with a negative ranks below it (the
+            pessimistic rule).
 
     Returns:
         ``{"hit@10": ..., "ndcg@10": ...}`` in the order of ``objectives``.
@@ -201,6 +219,7 @@ def sampled_evaluate(
     """
     if part not in PARTS:
         raise UnknownNameError("split part", part, PARTS)
+    order = tie_order(split.train.n_items, tie_seed)
     n_negatives = check_positive_int("n_negatives", n_negatives)
     chunk_users = check_positive_int("chunk_users", chunk_users)
     objs = parse_all(objectives)
@@ -234,6 +253,11 @@ def sampled_evaluate(
     if model.uses_history:
         history = history_matrix(split.known(part), users, int(model.max_len))
 
+    tie_rank = None
+    if order is not None:
+        rank = np.empty(n_items, dtype=np.int32)
+        rank[order] = np.arange(n_items, dtype=np.int32)
+        tie_rank = jnp.asarray(rank)
     graphdef, state = nnx.split(model)
     c = min(chunk_users, len(users))
     n_pad = -(-len(users) // c) * c
@@ -252,6 +276,7 @@ def sampled_evaluate(
             jnp.asarray(users_p[s : s + c]),
             jnp.asarray(cand_p[s : s + c]),
             None if hist_p is None else jnp.asarray(hist_p[s : s + c]),
+            tie_rank,
             k=k,
             n_negatives=n_negatives,
         )

@@ -122,10 +122,49 @@ def test_metrics_by_hand(split):
     assert 0.0 < got["hit@3"] < 1.0
 
 
-def test_ties_rank_the_held_out_item_last(split):
+def _negatives(split, users, n_neg, seed):
+    """The negatives sampled_evaluate draws, drawn by hand."""
+    seen = {u: set() for u in range(split.n_users)}
+    for part in (split.train, split.valid, split.test):
+        for u, i in zip(part.users.tolist(), part.items.tolist()):
+            seen[u].add(i)
+    indptr = np.zeros(split.n_users + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(seen[u]) for u in range(split.n_users)])
+    indices = np.concatenate([sorted(seen[u]) for u in range(split.n_users)]).astype(np.int32)
+    return sample_negatives(
+        (indptr, indices), users, split.n_items, n_neg, np.random.default_rng(seed)
+    )
+
+
+def test_ties_rank_the_held_out_item_last_without_a_tie_seed(split):
     model = FixedScores(split.n_users, np.zeros(split.n_items))
-    got = _evaluate(model, split, part="test", n_negatives=10, objectives=("hit@10", "hit@11"))
+    got = _evaluate(
+        model, split, part="test", n_negatives=10, objectives=("hit@10", "hit@11"), tie_seed=None
+    )
     assert got == {"hit@10": 0.0, "hit@11": 1.0}
+
+
+@pytest.mark.parametrize("tie_seed", [0, 5])
+def test_ties_follow_the_seeded_item_order(split, tie_seed):
+    """All scores tie: the held-out item's rank is 1 + the negatives placed before it."""
+    model = FixedScores(split.n_users, np.zeros(split.n_items))
+    got = _evaluate(
+        model, split, part="test", n_negatives=10, objectives=("hit@5", "hit@10", "mrr@10"),
+        tie_seed=tie_seed,
+    )  # fmt: skip
+    users = np.unique(split.test.users)
+    neg = _negatives(split, users, 10, 0)
+    place = np.empty(split.n_items, dtype=np.int64)
+    place[np.random.default_rng(tie_seed).permutation(split.n_items)] = np.arange(split.n_items)
+    test_item = dict(zip(split.test.users.tolist(), split.test.items.tolist(), strict=True))
+    ranks = np.array(
+        [1 + np.sum(place[neg[r]] < place[test_item[u]]) for r, u in enumerate(users.tolist())]
+    )
+    assert 1 < len(set(ranks.tolist()))  # the held-out item is not always first nor last
+    assert got["hit@5"] == pytest.approx(np.mean(ranks <= 5))
+    assert got["hit@10"] == pytest.approx(np.mean(ranks <= 10))
+    assert got["mrr@10"] == pytest.approx(np.mean(np.where(ranks <= 10, 1 / ranks, 0)))
+    assert 0.0 < got["hit@5"] < got["hit@10"] < 1.0
 
 
 def test_history_models_rank_from_the_known_items(split):
