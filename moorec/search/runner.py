@@ -29,6 +29,7 @@ from moorec.models.registry import _MODELS
 from moorec.objectives.base import Objective, parse_all
 from moorec.results.run import Run, load
 from moorec.results.store import RunStore
+from moorec.results.tables import algorithm_name
 from moorec.search.algorithms import check_algorithm, make_algorithm, needs_vector
 from moorec.search.indicators import (
     bounds_from_values,
@@ -329,8 +330,9 @@ def search(
     t_start = time.perf_counter()
     if progress:
         print(
-            f"search {algorithm} over {model}: {pop_size} x {generations}, objectives "
-            f"{[o.key for o in objs]}, constraints {[str(c) for c in cons]} -> {store.path}"
+            f"search {algorithm_name(algorithm)} over {model}: {pop_size} x {generations}, "
+            f"objectives {[o.key for o in objs]}, constraints {[str(c) for c in cons]} "
+            f"-> {store.path}"
         )
     try:
         gen = 0
