@@ -4,7 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lint format bench clean
+# The `text` extra (sentence embeddings of item titles) needs PyTorch. `make install-text` pins
+# torch==2.13.0, a CPU build on the machines CI runs on (it lies on their disk); an unpinned torch
+# there, or a newer one, is a CUDA build of several GB that the CPU-only embeddings never use.
+# Elsewhere pass another pin: `make install-text TORCH=torch`.
+TORCH ?= torch==2.13.0
+TEXT_STAMP := $(VENV)/.installed-text
+
+.PHONY: demo test test-all install-text lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +20,12 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(TEXT_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet '$(TORCH)' -e '.[dev,text]'
+	touch $(STAMP) $(TEXT_STAMP)
+
+install-text: $(TEXT_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/moorec demo

@@ -1,8 +1,12 @@
-"""Shared fixtures.
+"""Shared fixtures and the skip policy.
 
 Tests marked ``realdata`` need the real data sets under ``$MOOREC_DATA`` (CI points it at
-``../shared/datasets``). When they are missing the test is skipped with a message that says so;
-under CI (``CI=true``) it fails instead, so a missing data folder can never pass unnoticed.
+``../shared/datasets``). When they are missing the test is skipped with a message that says so.
+
+Under CI (``CI`` set to anything but ``""``, ``0``, ``false`` or ``no``) a skip is a failure,
+unless the test is marked ``device`` (it needs an accelerator, which CI does not have): a missing
+data folder, optional extra (``text``: sentence-transformers) or tool (``pdflatex``) can never pass
+unnoticed. ``.ci/run`` installs what those tests need.
 """
 
 from __future__ import annotations
@@ -16,6 +20,50 @@ import pytest
 matplotlib.use("Agg")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _ci_skip_message(reason: str) -> str:
+    return (
+        f"skipped under CI: {reason}\n"
+        "In CI only tests marked `device` (they need an accelerator) may skip; every other test "
+        "must run: install what it needs in .ci/run (or run the suite with CI unset)."
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI, turn the skip of a test not marked ``device`` into a failure."""
+    report = yield
+    if (
+        report.skipped
+        and not hasattr(report, "wasxfail")
+        and _in_ci()
+        and item.get_closest_marker("device") is None
+    ):
+        report.outcome = "failed"
+        report.longrepr = _ci_skip_message(_skip_reason(report))
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    """Under CI, a module skipped as a whole (``allow_module_level``) fails too."""
+    report = yield
+    if report.skipped and _in_ci():
+        report.outcome = "failed"
+        report.longrepr = _ci_skip_message(_skip_reason(report))
+    return report
 
 
 def _data_root() -> Path | None:
@@ -39,7 +87,7 @@ def data_root() -> Path:
             f"(looked in $MOOREC_DATA={os.environ.get('MOOREC_DATA')!r} and "
             f"{REPO.parent / 'shared' / 'datasets'})"
         )
-        if os.environ.get("CI"):
+        if _in_ci():
             pytest.fail(msg)
         pytest.skip(msg)
     return root
