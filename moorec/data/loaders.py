@@ -1086,6 +1086,17 @@ def _attach_categories(inter: Interactions, path: Path, item_ids, features) -> I
     return dataclasses.replace(inter, item_features=aligned, log=(*inter.log, line))
 
 
+def _check_categories_options(categories, category_columns) -> None:
+    """Refuse category columns without a categories file, and a missing categories file."""
+    if category_columns is not None and categories is None:
+        raise ConfigError(
+            "category_columns are given but no categories file (categories=PATH; "
+            "moorec train: --categories PATH)"
+        )
+    if categories is not None and not Path(categories).expanduser().is_file():
+        raise DataNotFoundError(f"no such categories file: {categories}")
+
+
 def _check_splittable(inter: Interactions, source) -> None:
     """Refuse data with fewer than 2 users or 2 items: no split can be made of it."""
     for role, n, ids in (("user", inter.n_users, inter.user_ids),
@@ -1181,11 +1192,10 @@ def load_path(
         given = [opt for opt, on in (("columns", columns is not None), ("sep", sep is not None),
                                      ("header=False", not header)) if on]  # fmt: skip
         raise ConfigError(
-            f"{path} is read as {kind} files, whose columns are fixed; {', '.join(given)} "
-            "apply only to a CSV/TSV/Parquet table file"
+            f"{path} is read as {kind} files, whose columns are fixed; the option(s) "
+            f"{', '.join(given)} are only for a CSV/TSV/Parquet table file"
         )
-    if category_columns is not None and categories is None:
-        raise ConfigError("category_columns are given but no categories file (categories=PATH)")
+    _check_categories_options(categories, category_columns)
     if kind == "RecBole atomic":
         inter = load_atomic(target, encoding=encoding)
     elif kind == "MovieLens 100K":

@@ -43,6 +43,7 @@ from moorec.data.clean import implicit
 from moorec.data.interactions import Interactions
 from moorec.data.loaders import (
     _attach_categories,
+    _check_categories_options,
     _check_splittable,
     load_atomic,
     load_categories,
@@ -524,11 +525,10 @@ def load_source(
                                      ("header=False", not header)) if on]  # fmt: skip
         if given:
             raise ConfigError(
-                f"{', '.join(given)} apply to your own table files; {source!r} is a registered "
-                "data set read in its own format"
+                f"the option(s) {', '.join(given)} are only for your own table files; "
+                f"{source!r} is a registered data set read in its own format"
             )
-        if category_columns is not None and categories is None:
-            raise ConfigError("category_columns are given but no categories file")
+        _check_categories_options(categories, category_columns)
         inter = load(source, path=path)
         if categories is not None:
             item_ids, features = load_categories(
