@@ -89,6 +89,7 @@ class VectorizedExecutor(Executor):
         self.spec: TrialSpec | None = None
         self.trainer: Trainer | None = None
         self.batches: list[dict[str, Any]] = []
+        self.limits: list[int] = []  # the batch limit of each bucket run (free memory may vary)
         self.timings = dict.fromkeys(("create", "train", "rank", "objectives"), 0.0)
 
     def start(self, factory) -> None:
@@ -156,6 +157,7 @@ class VectorizedExecutor(Executor):
                 continue
             self.timings["create"] += time.perf_counter() - t0
             limit = self.batch_limit(base, members[0][1])
+            self.limits.append(limit)
             for start in range(0, len(members), limit):
                 yield from self._run_batch(members[start : start + limit], base, ev, part)
 
@@ -243,12 +245,19 @@ class VectorizedExecutor(Executor):
         )
 
     def describe(self) -> dict[str, Any]:
-        """Devices, the batch limit, and the batches run so far."""
+        """Devices, the batch limit, and the batches run so far.
+
+        ``batch_limits`` are the limits the buckets ran with: ``max_batch``, or what the free
+        memory allowed when the bucket started. Which candidates share a program decides how
+        their float32 sums round, so a rerun reproduces the run's values bit for bit only with
+        the same limits (pass ``max_batch`` to fix them).
+        """
         return {
             "name": self.name,
             "devices": [str(d) for d in self.devices],
             "max_batch": self.max_batch,
             "memory_fraction": self.memory_fraction,
+            "batch_limits": sorted(set(self.limits)),
             "batches": len(self.batches),
             "seconds": {k: round(v, 3) for k, v in self.timings.items()},
         }

@@ -166,6 +166,9 @@ def test_vectorized_buckets_by_shape(spec, trained):
     assert _programs(spec, trained) == [[0, 1, 2], [3, 4]]
     assert [b["candidates"] for b in ex.batches] == [3, 2]
     assert info["name"] == "vectorized" and info["batches"] == 2
+    # the limit each bucket ran with (here from the free memory: less room for dim 16) is
+    # recorded
+    assert len(info["batch_limits"]) == 2 and min(info["batch_limits"]) >= 3
     assert [r["status"] for r in got] == ["ok"] * 4 + ["failed"] * 2
 
 
@@ -198,6 +201,7 @@ def test_max_batch_chunks_a_bucket(spec, reference, reference_fits, trained):
         got = ex.map(CONFIGS)
     assert _programs(spec, trained) == [[0, 1], [2], [3, 4]]
     assert [b["candidates"] for b in ex.batches] == [2, 1, 2]
+    assert ex.describe()["batch_limits"] == [2]
     _agrees(spec, reference, got, reference_fits, trained)
 
 
@@ -212,6 +216,7 @@ def test_memory_estimate_chunks_a_bucket(spec, reference, reference_fits, traine
         monkeypatch.setattr(vectorized, "device_memory_bytes", lambda d=None: int(per * 4.5))
         assert ex.batch_limit(model, cfg) == 2
         got = ex.map(CONFIGS[:3])
+        assert ex.describe()["batch_limits"] == [2]  # what the free memory allowed
     assert _programs(spec, trained) == [[0, 1], [2]]
     _agrees(spec, reference[:3], got, reference_fits, trained)
 
