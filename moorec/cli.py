@@ -42,28 +42,10 @@ def _train(args: argparse.Namespace, data) -> dict:
     from moorec.env import environment
     from moorec.io import atomic_write_json
     from moorec.objectives.evaluate import Evaluator
-    from moorec.train.loop import TrainConfig
 
-    protocol = args.split or default_protocol(args.model)
-    split_kw = {"seed": args.seed}
-    if protocol == "random":
-        split_kw["ratios"] = (0.8, 0.1, 0.1)
-    elif protocol == "loo":
-        split_kw["order"] = "time"
+    protocol, split_kw, config, model_kw = _train_settings(args)
+    objectives = _objectives(args.objectives, data)
     split = msplit.split(data, protocol, **split_kw)
-    model_kw = {"dim": args.dim, **_model_args(args.model_arg)}
-    config = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        l2=args.l2,
-        patience=args.patience,
-        valid_metric=args.valid_metric,
-        seed=args.seed,
-    )
-    objectives = args.objectives or list(TRAIN_OBJECTIVES)
-    if data.item_features is None or not data.item_features.category_names:
-        objectives = [o for o in objectives if not o.startswith(("ild", "category_coverage"))]
     # Build both evaluators before training, so that a bad objective name fails at once.
     valid_eval = Evaluator(split, "valid", objectives)
     test_eval = Evaluator(split, "test", objectives)
@@ -112,6 +94,99 @@ def _train(args: argparse.Namespace, data) -> dict:
     return metrics
 
 
+def split_options(protocol: str, seed: int) -> dict:
+    """The options ``moorec train --split PROTOCOL`` passes to ``moorec.split.split``.
+
+    ``random`` and ``cold_items``: ratios 8:1:1 (per user; of the items) and the seed;
+    ``loo``: time order and the seed; ``temporal``: ratios 8:1:1 of all interactions by time
+    (no seed: it is not random).
+    """
+    if protocol == "loo":
+        return {"order": "time", "seed": seed}
+    if protocol == "temporal":
+        return {"ratios": (0.8, 0.1, 0.1)}
+    return {"ratios": (0.8, 0.1, 0.1), "seed": seed}
+
+
+def _train_settings(args: argparse.Namespace) -> tuple[str, dict, object, dict]:
+    """``(protocol, split options, TrainConfig, model settings)`` of ``train`` / ``demo``.
+
+    Everything here is checked before any data is read: a bad value raises a MoorecError.
+    """
+    from moorec.models.registry import check_settings, defaults
+    from moorec.objectives.base import parse_all
+    from moorec.train.loop import TrainConfig
+
+    protocol = args.split or default_protocol(args.model)
+    split_kw = split_options(protocol, args.seed)
+    # A setting left unset (None) takes the model family's default (moorec.models.defaults).
+    family = defaults(args.model)
+    given = {
+        "lr": args.lr,
+        "l2": args.l2,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "patience": args.patience,
+    }
+    train_kw = {**family["train"], **{k: v for k, v in given.items() if v is not None}}
+    dim = {} if args.dim is None else {"dim": args.dim}
+    model_kw = {**family["model"], **dim, **_model_args(args.model_arg)}
+    model_kw = check_settings(args.model, model_kw)
+    config = TrainConfig(**train_kw, valid_metric=args.valid_metric, seed=args.seed)
+    if args.objectives:
+        parse_all(args.objectives)
+    return protocol, split_kw, config, model_kw
+
+
+def _objectives(given: list[str] | None, data) -> list[str]:
+    """The objective keys to report on ``data``.
+
+    Objectives that need item categories are refused when given explicitly and ``data`` has
+    none; left out of the default list with one line saying so.
+    """
+    from moorec.objectives.base import parse_all
+
+    keys = list(given or TRAIN_OBJECTIVES)
+    feats = data.item_features
+    if feats is not None and len(feats.category_names) > 0:
+        return keys
+    need = [
+        k for k, o in zip(keys, parse_all(keys), strict=True) if "item_categories" in o.requires
+    ]
+    if need and given:
+        raise ConfigError(
+            f"objectives {', '.join(need)} need item categories, and data set {data.name!r} "
+            "has none; leave them out of --objectives, or give item categories with "
+            "--categories FILE (see docs/data.md)"
+        )
+    if need:
+        print(f"left out {', '.join(need)}: data set {data.name!r} has no item categories")
+    return [k for k in keys if k not in need]
+
+
+def _check_out(path: str | None, flag: str = "--out") -> None:
+    """Refuse an output folder that is an existing file or lies under one (before any work)."""
+    from pathlib import Path
+
+    if path is None:
+        return
+    target = Path(path).expanduser()
+    for place in (target, *target.parents):
+        if place.exists():
+            if not place.is_dir():
+                where = "is an existing file" if place == target else f"lies under file {place}"
+                raise ConfigError(f"{flag} {str(path)!r} {where}; give a folder")
+            return
+
+
+def _before_work(args: argparse.Namespace) -> None:
+    """Checks of the command line that need no data, run before any command starts work."""
+    if args.command in ("train", "demo", "search", "report"):
+        _check_out(args.out)
+    if args.command in ("train", "demo"):
+        _train_settings(args)
+
+
 def _jsonable(obj):
     import numpy as np
 
@@ -127,9 +202,24 @@ def _jsonable(obj):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from moorec.data.registry import load
+    from moorec.data.loaders import CATEGORY_ROLES, parse_columns, parse_sep
+    from moorec.data.registry import load_source
 
-    data = load(args.dataset, path=args.data_path)
+    # A registered name, or your own file or folder; every malformed file fails here, before
+    # any training or writing.
+    data = load_source(
+        args.dataset,
+        path=args.data_path,
+        columns=parse_columns(args.columns),
+        sep=parse_sep(args.sep),
+        header=not args.no_header,
+        categories=args.categories,
+        category_columns=parse_columns(
+            args.category_columns, CATEGORY_ROLES, option="--category-columns"
+        ),
+        category_sep=parse_sep(args.category_sep),
+        threshold=args.threshold,
+    )
     _train(args, data)
     return 0
 
@@ -251,7 +341,24 @@ def _number(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def _add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
+def _family_help(section: str, key: str) -> str:
+    """``"default: the model family's setting ... (lightgcn 0.002; bpr, ... 0.001)"``."""
+    from moorec.models.family import table
+
+    by_value: dict[str, list[str]] = {}
+    for name, d in table().items():
+        value = d[section].get(key)
+        if value is not None:
+            by_value.setdefault(f"{value:g}", []).append(name)
+    if len(by_value) == 1:
+        values = f"every family: {next(iter(by_value))}"
+    else:
+        values = "; ".join(f"{', '.join(names)} {v}" for v, names in by_value.items())
+    return f"default: the model family's setting, see docs/models/NAME.md ({values})"
+
+
+def _add_train_args(p: argparse.ArgumentParser, *, epochs: int | None) -> None:
+    """Training arguments; ``epochs=None``: the model family's maximum epochs by default."""
     from moorec.models.registry import available as models
 
     p.add_argument("--model", default="bpr", choices=models(), help="model name")
@@ -266,19 +373,38 @@ def _add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
         "--model-arg",
         action="append",
         metavar="KEY=VALUE",
-        help="model setting, repeatable (e.g. --model-arg n_layers=3 --model-arg layers=64,32)",
+        help="model setting, repeatable (e.g. --model-arg n_layers=3 --model-arg layers=64,32); "
+        "default: the model family's settings",
     )
-    p.add_argument("--epochs", type=int, default=epochs, help="maximum epochs")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=epochs,
+        help="maximum epochs; "
+        + (_family_help("train", "epochs") if epochs is None else f"default: {epochs}"),
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of split, init and sampling")
-    p.add_argument("--dim", type=int, default=64, help="embedding size")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--l2", type=float, default=0.0, help="L2 weight")
-    p.add_argument("--batch-size", type=int, default=2048)
+    p.add_argument(
+        "--dim", type=int, default=None, help="embedding size; " + _family_help("model", "dim")
+    )
+    p.add_argument(
+        "--lr", type=float, default=None, help="Adam learning rate; " + _family_help("train", "lr")
+    )
+    p.add_argument(
+        "--l2", type=float, default=None, help="L2 weight; " + _family_help("train", "l2")
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="training rows per step; " + _family_help("train", "batch_size"),
+    )
     p.add_argument(
         "--patience",
         type=int,
-        default=10,
-        help="epochs without validation improvement before stopping (0: never)",
+        default=None,
+        help="epochs without validation improvement before stopping (0: never); "
+        + _family_help("train", "patience"),
     )
     p.add_argument("--valid-metric", default="ndcg@10", help="early-stopping objective")
     p.add_argument(
@@ -287,20 +413,106 @@ def _add_train_args(p: argparse.ArgumentParser, *, epochs: int) -> None:
         default=None,
         help="objective keys to report (default: accuracy, diversity, latency)",
     )
-    p.add_argument("--out", default=None, help="folder for metrics.json")
+    p.add_argument(
+        "--out", default=None, help="folder for metrics.json (default: none, nothing is written)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends ``(default: ...)`` to each help text that does not already say its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False  # no value, or a flag
+        if "default" in text or unset or action.default == argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("moorec")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        from moorec import __version__
+
+        return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``moorec`` command."""
+    import functools
+
     parser = argparse.ArgumentParser(
-        prog="moorec", description="Multi-objective optimisation of recommender systems."
+        prog="moorec",
+        description="Multi-objective optimisation of recommender systems.",
+        formatter_class=_HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter),
+    )
     p = sub.add_parser("train", help="train one model and print valid/test objectives")
-    p.add_argument("--dataset", required=True, help="data set name (see `moorec datasets`)")
-    p.add_argument("--data-path", default=None, help="folder or file holding the data set")
-    _add_train_args(p, epochs=300)
+    p.add_argument(
+        "--dataset",
+        required=True,
+        metavar="NAME_OR_PATH",
+        help="a registered data set name (see `moorec datasets`), or your own file or folder: "
+        "RecBole atomic (NAME.inter [+ NAME.item]), MovieLens raw (u.data [+ u.item]), or a "
+        "CSV/TSV/Parquet table with --columns (see docs/data.md)",
+    )
+    p.add_argument(
+        "--data-path",
+        default=None,
+        help="for a registered name: folder or file holding the data set (default: looked for "
+        "in $MOOREC_DATA, then the user cache, then downloaded)",
+    )
+    p.add_argument(
+        "--columns",
+        default=None,
+        metavar="ROLE=COL,...",
+        help="columns of a table file: user=COL,item=COL[,time=COL][,rating=COL]"
+        "[,category=COL]; COL is a header name or a 0-based position (default: usual header "
+        "names such as user_id, item_id, rating, timestamp)",
+    )
+    p.add_argument(
+        "--sep",
+        default=None,
+        help="field separator of a table file and of --categories, e.g. ',' ';' '\\t' or "
+        "'space' for runs of whitespace (default: ',' for .csv, tab for .tsv, else guessed "
+        "from the first line)",
+    )
+    p.add_argument("--no-header", action="store_true", help="the table file has no header line")
+    p.add_argument(
+        "--categories",
+        default=None,
+        metavar="PATH",
+        help="table of item categories (one row per item, or per item and category), so that "
+        "ild@k and category_coverage@k can be computed; replaces the data's own categories",
+    )
+    p.add_argument(
+        "--category-columns",
+        default=None,
+        metavar="item=COL,category=COL",
+        help="columns of --categories (default: usual names such as item_id, category, genres)",
+    )
+    p.add_argument(
+        "--category-sep",
+        default="|",
+        metavar="SEP",
+        help="separator of several categories in one field, in --categories or a category column",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="keep only interactions rated >= THRESHOLD (then implicit; default: keep all)",
+    )
+    _add_train_args(p, epochs=None)
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("demo", help="train BPR-MF on the embedded synthetic shop")
     _add_train_args(p, epochs=100)
@@ -369,13 +581,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``moorec`` command; returns the exit status."""
+    """Run the ``moorec`` command; returns the exit status.
+
+    0 on success; 2 for a bad command line or input (argparse's usage errors, and any
+    :class:`~moorec.errors.MoorecError` as one line ``moorec: error: ...`` on stderr); 130 when
+    interrupted (Ctrl-C), with one line on stderr.
+    """
     args = build_parser().parse_args(argv)
     try:
+        _before_work(args)
         return args.func(args)
     except MoorecError as err:
         print(f"moorec: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        hint = "; rerun the same command to resume" if args.command == "search" else ""
+        print(f"moorec: interrupted{hint}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from moorec.models.lightgcn import LightGCN
 from moorec.models.mf import BPRMF, bpr_loss
 from moorec.models.ncf import NeuMF
 from moorec.models.peft import add_adapters, add_lora, finetune, trainable_params
-from moorec.models.registry import available, create, register
+from moorec.models.registry import available, create, defaults, register
 from moorec.models.sasrec import SASRec
 from moorec.models.two_tower import TwoTower
 
@@ -24,6 +24,7 @@ __all__ = [
     "bpr_loss",
     "count_params",
     "create",
+    "defaults",
     "finetune",
     "register",
     "trainable_params",
