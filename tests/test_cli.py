@@ -176,3 +176,31 @@ def test_search_command_executor_from_config_and_flag(tmp_path):
         assert r["valid"]["ndcg@10"] == pytest.approx(s["valid"]["ndcg@10"], abs=1e-6)
     with pytest.raises(SystemExit):
         main(["search", str(cfg), "--out", str(tmp_path / "c"), "--executor", "gpu"])
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"moorec {version('moorec')}\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("train", ["--seed SEED           seed of split, init and sampling (default: 0)"]),
+        ("demo", ["maximum epochs; default: 100", "(default: bpr)", "(default: ndcg@10)"]),
+        ("plot", ["objective values (default: valid)", "(default: front)"]),
+        ("search", ["default sequential"]),
+    ],
+)
+def test_help_shows_defaults(capsys, command, shown):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # independent of the terminal width
+    for piece in shown:
+        assert " ".join(piece.split()) in text
+    assert "(default: None)" not in text and "(default: False)" not in text

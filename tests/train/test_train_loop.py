@@ -191,7 +191,7 @@ def test_recommend_excludes_known_items(planted_split):
 
 def test_fit_rejects_model_settings_with_built_model(planted_split):
     model = create("bpr", planted_split.n_users, planted_split.n_items, dim=4)
-    with pytest.raises(TypeError, match=r"dim"):
+    with pytest.raises(ConfigError, match=r"dim"):
         mr.fit(planted_split, model, dim=8)
     assert dataclasses.is_dataclass(TrainConfig())
 
