@@ -256,13 +256,15 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _warn(caught) -> None:
-    """Print an incomplete-run warning as one plain line; show any other warning as usual."""
+    """Print each of moorec's warnings (incomplete runs, shared seeds) as one plain line.
+
+    Warnings that are not ``UserWarning`` subclasses (deprecations from libraries) are shown as
+    Python shows them.
+    """
     import warnings
 
-    from moorec.plots import RunIncompleteWarning
-
     for w in caught:
-        if issubclass(w.category, RunIncompleteWarning):
+        if issubclass(w.category, UserWarning):
             print(f"moorec: warning: {w.message}", file=sys.stderr)
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)

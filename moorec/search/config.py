@@ -6,7 +6,7 @@
     dataset = "ml-100k"          # a registry name; "synthetic-shop" takes [data.options]
 
     [split]
-    protocol = "random"          # random | loo | temporal
+    protocol = "random"          # random | loo | temporal | cold_items
     ratios = [0.8, 0.1, 0.1]
     seed = 0
 
