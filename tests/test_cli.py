@@ -153,8 +153,14 @@ def test_model_args_and_default_protocol(tmp_path):
 
 def test_search_command_executor_from_config_and_flag(tmp_path):
     cfg = tmp_path / "s.toml"
+    # Random search proposes the same candidates whatever their values, so the two runs train
+    # the same configs. Their objective values come from different compiled programs (vmapped
+    # and one-candidate) and may differ where a user's top-10 has a near tie; that agreement is
+    # checked with a derived slack in tests/executors/test_vectorized.py. Here: the plumbing.
     cfg.write_text(
-        SEARCH_TOML.replace("seed = 0\nobjectives", 'seed = 0\nexecutor = "vectorized"\nobjectives')
+        SEARCH_TOML.replace(
+            "seed = 0\nobjectives", 'seed = 0\nexecutor = "vectorized"\nobjectives'
+        ).replace('algorithm = "nsga2"', 'algorithm = "random"')
     )
     assert main(["search", str(cfg), "--out", str(tmp_path / "a"), "--quiet"]) == 0
     a = json.loads((tmp_path / "a" / "manifest.json").read_text())
@@ -172,8 +178,8 @@ def test_search_command_executor_from_config_and_flag(tmp_path):
         for d in ("a", "b")
     )
     assert [r["config"] for r in rows] == [r["config"] for r in ref]
-    for r, s in zip(rows, ref, strict=True):
-        assert r["valid"]["ndcg@10"] == pytest.approx(s["valid"]["ndcg@10"], abs=1e-6)
+    assert [r["status"] for r in rows] == [r["status"] for r in ref]
+    assert all(sorted(r["valid"]) == sorted(s["valid"]) for r, s in zip(rows, ref, strict=True))
     with pytest.raises(SystemExit):
         main(["search", str(cfg), "--out", str(tmp_path / "c"), "--executor", "gpu"])
 
