@@ -83,6 +83,7 @@ def _train(args: argparse.Namespace, data) -> dict:
             "train": {k: v for k, v in dataclasses.asdict(config).items()},
             "objectives": objectives,
         },
+        "evaluation": {"valid": valid_eval.describe(), "test": test_eval.describe()},
         "data": {"summary": data.summary(), "log": list(data.log)},
         "split_report": split.report,
         "history": result.history,

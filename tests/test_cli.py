@@ -36,6 +36,9 @@ def test_demo_writes_metrics(tmp_path, capsys):
     assert metrics["config"]["model"] == "bpr" and metrics["config"]["train"]["epochs"] == 3
     assert metrics["config"]["split"]["protocol"] == "random"
     assert len(metrics["history"]) == 3
+    n_items = metrics["evaluation"]["test"]["n_items"]
+    assert metrics["evaluation"]["valid"]["tie_seed"] == 0 and n_items > 0
+    assert metrics["evaluation"]["test"]["part"] == "test"
     assert not list(out.glob(".*tmp")), "no temporary files left behind"
 
 
@@ -118,6 +121,8 @@ def test_search_command_runs_and_resumes(tmp_path, capsys):
     trials = (out / "trials.jsonl").read_text()
     front = json.loads((out / "front.json").read_text())
     assert front["members"] and front["knee"] in [m["trial"] for m in front["members"]]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["evaluation"] == {"tie_seed": 0, "full_ranking": True}
     # the same command again resumes: nothing is trained again
     assert main(["search", str(cfg), "--out", str(out), "--quiet"]) == 0
     assert (out / "trials.jsonl").read_text() == trials

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import inspect
 import json
 import re
 import time
@@ -27,6 +28,7 @@ from moorec.executors.base import Executor, Given, make_executor
 from moorec.executors.trial import TrialSpec, searchable_names
 from moorec.models.registry import _MODELS
 from moorec.objectives.base import Objective, parse_all
+from moorec.objectives.evaluate import Evaluator
 from moorec.results.run import Run, load
 from moorec.results.store import RunStore
 from moorec.results.tables import algorithm_name
@@ -43,6 +45,9 @@ from moorec.search.problem import Constraint, RecProblem, parse_constraints
 from moorec.search.space import Space, check_space_settings, config_key
 
 __all__ = ["CheckedSearch", "check_search", "search", "searchable_names"]
+
+
+_DEFAULT_TIE_SEED = inspect.signature(Evaluator).parameters["tie_seed"].default
 
 
 def _hash(config: Mapping[str, Any]) -> str:
@@ -253,6 +258,8 @@ def search(
         "objectives": [{"key": o.key, "direction": o.direction} for o in objs],
         "constraints": [str(c) for c in cons],
         "seed": seed,
+        # Every trial's Evaluator uses the default tie order (docs/objectives.md, "Ties").
+        "evaluation": {"tie_seed": _DEFAULT_TIE_SEED, "full_ranking": True},
         "packages": env["packages"],
         "device": env["device"],
         "machine": env["machine"],
