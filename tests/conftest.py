@@ -45,6 +45,9 @@ def _ci_skip_message(reason: str) -> str:
 def pytest_runtest_makereport(item, call):
     """Under CI, turn the skip of a test not marked ``device`` into a failure."""
     report = yield
+    optional = item.get_closest_marker("optional_path")
+    if optional is not None and report.when == "call":
+        report.user_properties.append(("optional_path", optional.args[0]))
     if (
         report.skipped
         and not hasattr(report, "wasxfail")
@@ -147,3 +150,19 @@ def planted_split(planted):
     from moorec.split import random_ratio
 
     return random_ratio(planted, (0.8, 0.1, 0.1), seed=0)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the tests of optional paths (extras, system tools) and how each ended.
+
+    They are the tests a machine without the extra or the tool would skip; the line shows that
+    they ran (``.ci/run`` installs what they need).
+    """
+    seen = []
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for key, value in getattr(report, "user_properties", ()):
+                if key == "optional_path":
+                    seen.append(f"{report.nodeid.split('::')[-1]} ({value}): {outcome}")
+    if seen:
+        terminalreporter.write_line("optional paths: " + "; ".join(sorted(seen)))

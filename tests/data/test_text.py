@@ -95,6 +95,7 @@ def test_missing_extra_names_the_install_command(tmp_path, monkeypatch):
     assert isinstance(e.value, MoorecError) and isinstance(e.value, ImportError)
 
 
+@pytest.mark.optional_path("text extra")
 def test_unknown_model_is_not_downloaded(tmp_path):
     pytest.importorskip(
         "sentence_transformers", reason="needs the optional extra: pip install 'moorec[text]'"
@@ -103,6 +104,7 @@ def test_unknown_model_is_not_downloaded(tmp_path):
         title_embeddings(TITLES, cache_dir=tmp_path, model="some-hub/model")
 
 
+@pytest.mark.optional_path("text extra")
 def test_sentence_embeddings_from_the_local_model(tmp_path):
     pytest.importorskip(
         "sentence_transformers", reason="needs the optional extra: pip install 'moorec[text]'"

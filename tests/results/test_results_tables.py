@@ -167,6 +167,7 @@ def test_latex_of_an_interrupted_run_says_so(interrupted):
     shutil.which("pdflatex") is None,
     reason="pdflatex not installed (Debian: texlive-latex-base texlive-latex-recommended)",
 )
+@pytest.mark.optional_path("pdflatex")
 def test_latex_compiles(run3, tmp_path):
     doc = (
         "\\documentclass{article}\\usepackage{booktabs}\\begin{document}\n"
