@@ -1,0 +1,377 @@
+"""Re-rank each user's candidates: validation, user chunks and one jitted program per chunk.
+
+:func:`rerank` takes each user's top-``N`` candidates (``[U, N]`` scores and item ids, known
+items already excluded, best first) and returns the re-ranked top-``K``. Users go through in
+chunks of ``chunk_users`` (the last one padded), each chunk one call of the jitted
+:func:`rerank_chunk`, which forms the chunk's candidate similarities and runs the greedy
+selection for every weight at once (``jax.vmap`` over the weights).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from moorec.data.interactions import Interactions, csr_by_user
+from moorec.errors import ConfigError, check_positive_int
+from moorec.rerank.kernels import (
+    XQUAD_VARIANTS,
+    calibration_select,
+    dpp_select,
+    item_category_distribution,
+    mmr_select,
+    relevance,
+    xquad_select,
+)
+from moorec.rerank.similarity import CATEGORY_SIMILARITIES, SIMILARITIES, candidate_similarity
+
+__all__ = [
+    "METHODS",
+    "Reranked",
+    "calibration",
+    "dpp",
+    "history_category_distribution",
+    "history_group_share",
+    "mmr",
+    "rerank",
+    "rerank_chunk",
+    "xquad",
+]
+
+METHODS = ("mmr", "dpp", "calibration", "xquad")
+"""Re-rankers known to :func:`rerank`."""
+
+MEMORY_MB = 256.0
+"""Default budget of one chunk's working arrays (see :func:`default_chunk_users`)."""
+
+
+class Reranked(NamedTuple):
+    """Re-ranked lists.
+
+    Attributes:
+        items: ``[U, K]`` int32 item ids in the order chosen (``[W, U, K]`` for ``W`` weights).
+        positions: the same shape, positions of those items in the candidate lists.
+    """
+
+    items: np.ndarray
+    positions: np.ndarray
+
+
+@functools.partial(jax.jit, static_argnames=("method", "k", "similarity", "variant"))
+def rerank_chunk(
+    scores: jax.Array,
+    items: jax.Array,
+    weights: jax.Array,
+    features: jax.Array,
+    user_side: jax.Array | None = None,
+    *,
+    method: str,
+    k: int,
+    similarity: str = "jaccard",
+    variant: str = "binary",
+) -> tuple[jax.Array, jax.Array]:
+    """Re-rank one chunk of users for ``W`` weights in one program.
+
+    Args:
+        scores: ``[C, N]`` float32 candidate scores (non-finite: invalid candidate).
+        items: ``[C, N]`` int32 candidate item ids.
+        weights: ``[W]`` float32 weights in ``[0, 1]`` (traced: new values do not recompile).
+        features: item side information over the catalogue: ``[n_items, F]`` categories or
+            embeddings (``mmr``, ``dpp``), ``[n_items, C]`` categories (``calibration``),
+            ``[n_items]`` bool long-tail mask (``xquad``).
+        user_side: ``[C, n_cat]`` history category distributions (``calibration``),
+            ``[C, 2]`` head/tail shares (``xquad``), else ``None``.
+        method: one of :data:`METHODS` (static).
+        k: list length (static).
+        similarity: one of :data:`~moorec.rerank.similarity.SIMILARITIES` (static).
+        variant: xQuAD variant (static).
+
+    Returns:
+        ``(items, positions)``: ``[W, C, K]`` int32 each.
+    """
+    rel, valid = relevance(scores)
+    if method in ("mmr", "dpp"):
+        sim = candidate_similarity(items, features, similarity)
+        select = mmr_select if method == "mmr" else dpp_select
+
+        def one(w):
+            return select(rel, sim, w, k=k, valid=valid)
+
+    elif method == "calibration":
+        cand = item_category_distribution(jnp.asarray(features)[items])
+
+        def one(w):
+            return calibration_select(rel, cand, user_side, w, k=k, valid=valid)
+
+    else:
+        tail = jnp.asarray(features)[items]
+
+        def one(w):
+            return xquad_select(rel, tail, user_side, w, k=k, valid=valid, variant=variant)
+
+    positions = jax.vmap(one)(jnp.asarray(weights, jnp.float32))
+    chosen = jnp.take_along_axis(items[None], positions, axis=2)
+    return chosen.astype(jnp.int32), positions
+
+
+def default_chunk_users(n: int, k: int, n_weights: int, width: int, memory_mb: float) -> int:
+    """Users per chunk that keep one chunk's working arrays within ``memory_mb``.
+
+    Per user: the ``N x N`` similarities, the ``N x F`` gathered side information and, per
+    weight, the ``K x N`` Cholesky rows of DPP (the largest state of any method), float32.
+    """
+    per_user = 4 * (n * n + n * width + n_weights * (k + 4) * n)
+    return max(1, int(memory_mb * 2**20 // max(per_user, 1)))
+
+
+def _weights(weights) -> tuple[np.ndarray, bool]:
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim > 1 or w.size == 0:
+        raise ConfigError(f"weights must be a number or a 1-D sequence, got shape {w.shape}")
+    bad = w[~(np.isfinite(w) & (w >= 0) & (w <= 1))]
+    if bad.size:
+        raise ConfigError(f"re-ranking weight must be in [0, 1], got {float(bad[0])!r}")
+    return np.atleast_1d(w).astype(np.float32), w.ndim == 0
+
+
+def _features(name: str, value, n_items_min: int, *, ndim: int = 2) -> np.ndarray:
+    if value is None:
+        raise ConfigError(f"{name} is required for this re-ranker, got None")
+    arr = np.asarray(value)
+    if arr.ndim != ndim:
+        raise ConfigError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
+    if arr.shape[0] < n_items_min:
+        raise ConfigError(
+            f"{name} has {arr.shape[0]} rows, but candidate item ids go up to {n_items_min - 1}"
+        )
+    return arr
+
+
+def _user_side(name: str, value, n_users: int, width: int) -> np.ndarray:
+    if value is None:
+        raise ConfigError(f"{name} is required for this re-ranker, got None")
+    arr = np.asarray(value, dtype=np.float32)
+    if arr.shape != (n_users, width):
+        raise ConfigError(f"{name} must have shape ({n_users}, {width}), got {arr.shape}")
+    return arr
+
+
+def rerank(
+    scores,
+    items,
+    weights,
+    *,
+    method: str = "mmr",
+    k: int = 10,
+    categories=None,
+    embeddings=None,
+    similarity: str = "jaccard",
+    user_categories=None,
+    tail=None,
+    user_groups=None,
+    variant: str = "binary",
+    chunk_users: int | None = None,
+    memory_mb: float = MEMORY_MB,
+) -> Reranked:
+    """Re-rank each user's top-``N`` candidates into a top-``K`` list.
+
+    The candidates are the model's own list (known items excluded), best first, as
+    :func:`moorec.recommend` returns them with ``k=N``; ties of the greedy choice are broken
+    by candidate position, so ``weight = 0`` returns the model's own top-``K``. A sweep over
+    ``W`` weights is one compiled program per chunk (the selection ``jax.vmap``-ed over the
+    weights); new weight values of the same count do not recompile.
+
+    Args:
+        scores: ``[U, N]`` float candidate scores (``-inf``: invalid candidate, placed last).
+        items: ``[U, N]`` int candidate item ids.
+        weights: a weight in ``[0, 1]`` or a ``[W]`` sequence of them; 0 is relevance alone.
+        method: ``"mmr"``, ``"dpp"``, ``"calibration"`` or ``"xquad"``.
+        k: list length, ``1 <= k <= N``.
+        categories: ``[n_items, C]`` bool multi-hot (``ItemFeatures.categories``): for
+            ``mmr``/``dpp`` with a category similarity, and for ``calibration``.
+        embeddings: ``[n_items, d]`` float item embeddings, for ``similarity="embedding"``.
+        similarity: ``"jaccard"``, ``"cosine"`` (categories) or ``"embedding"``.
+        user_categories: ``[U, C]`` category distribution of each user's history
+            (:func:`history_category_distribution`), for ``calibration``.
+        tail: ``[n_items]`` bool long-tail mask, for ``xquad`` (e.g.
+            ``moorec.objectives.metrics.long_tail_mask(popularity)``: the 20% most
+            interacted-with items form the head).
+        user_groups: ``[U, 2]`` ``(P(head|u), P(tail|u))`` (:func:`history_group_share`),
+            for ``xquad``.
+        variant: ``"binary"`` or ``"smooth"`` xQuAD.
+        chunk_users: users per jitted call; by default as many as fit ``memory_mb``.
+        memory_mb: budget of one chunk's working arrays when ``chunk_users`` is not given.
+
+    Returns:
+        :class:`Reranked` with ``[U, K]`` arrays for one weight, ``[W, U, K]`` for a sequence.
+
+    Raises:
+        ConfigError: naming the value, for an unknown method, similarity or variant, a weight
+            outside ``[0, 1]``, ``k > N`` or not positive, shapes that do not match, item ids
+            outside the side information, a missing input, or a bad ``chunk_users``.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"unknown re-ranker {method!r}; valid choices: {', '.join(METHODS)}")
+    scores = np.asarray(scores, dtype=np.float32)
+    items = np.asarray(items)
+    if scores.ndim != 2 or items.shape != scores.shape:
+        raise ConfigError(
+            f"scores and items must both be [U, N] of one shape, got {scores.shape} and "
+            f"{items.shape}"
+        )
+    if not np.issubdtype(items.dtype, np.integer):
+        raise ConfigError(f"items must be integer item ids, got dtype {items.dtype}")
+    n_users, n = scores.shape
+    k = check_positive_int("k", k)
+    if k > n:
+        raise ConfigError(f"k={k} is larger than the N={n} candidates per user; use k <= {n}")
+    if n_users and items.min() < 0:
+        raise ConfigError(f"items must be >= 0, got {int(items.min())}")
+    w, scalar = _weights(weights)
+    n_min = int(items.max()) + 1 if n_users else 0
+    user_side = None
+    if method in ("mmr", "dpp"):
+        if similarity not in SIMILARITIES:
+            raise ConfigError(
+                f"unknown similarity {similarity!r}; valid choices: {', '.join(SIMILARITIES)}"
+            )
+        if similarity in CATEGORY_SIMILARITIES:
+            features = _features("categories", categories, n_min).astype(np.float32)
+        else:
+            features = _features("embeddings", embeddings, n_min).astype(np.float32)
+    elif method == "calibration":
+        features = _features("categories", categories, n_min).astype(np.float32)
+        user_side = _user_side("user_categories", user_categories, n_users, features.shape[1])
+    else:
+        if variant not in XQUAD_VARIANTS:
+            raise ConfigError(
+                f"unknown xQuAD variant {variant!r}; valid choices: {', '.join(XQUAD_VARIANTS)}"
+            )
+        features = _features("tail", tail, n_min, ndim=1).astype(bool)
+        user_side = _user_side("user_groups", user_groups, n_users, 2)
+    if chunk_users is None:
+        width = features.shape[1] if features.ndim == 2 else 1
+        chunk_users = default_chunk_users(n, k, len(w), width, memory_mb)
+    else:
+        chunk_users = check_positive_int("chunk_users", chunk_users)
+    chunk = max(1, min(chunk_users, n_users))
+    out_items = np.zeros((len(w), n_users, k), np.int32)
+    out_pos = np.zeros((len(w), n_users, k), np.int32)
+    feats, wj = jnp.asarray(features), jnp.asarray(w)
+    static = dict(method=method, k=k, similarity=similarity, variant=variant)
+    for start in range(0, n_users, chunk):
+        stop = min(start + chunk, n_users)
+        pad = chunk - (stop - start)
+        s, it = _pad(scores[start:stop], pad), _pad(items[start:stop], pad)
+        side = None if user_side is None else jnp.asarray(_pad(user_side[start:stop], pad))
+        got, pos = rerank_chunk(jnp.asarray(s), jnp.asarray(it, jnp.int32), wj, feats, side,
+                                **static)  # fmt: skip
+        out_items[:, start:stop] = np.asarray(got)[:, : stop - start]
+        out_pos[:, start:stop] = np.asarray(pos)[:, : stop - start]
+    if scalar:
+        return Reranked(out_items[0], out_pos[0])
+    return Reranked(out_items, out_pos)
+
+
+def _pad(x: np.ndarray, pad: int) -> np.ndarray:
+    if pad == 0:
+        return x
+    return np.concatenate([x, np.repeat(x[-1:], pad, axis=0)], axis=0)
+
+
+def mmr(scores, items, weights, *, k: int = 10, **kwargs) -> Reranked:
+    """MMR re-ranking (Carbonell and Goldstein, SIGIR 1998).
+
+    :func:`rerank` with ``method="mmr"``; see :func:`~moorec.rerank.kernels.mmr_select`.
+    """
+    return rerank(scores, items, weights, method="mmr", k=k, **kwargs)
+
+
+def dpp(scores, items, weights, *, k: int = 10, **kwargs) -> Reranked:
+    """DPP greedy MAP re-ranking (Chen, Zhang and Zhou, NeurIPS 2018).
+
+    :func:`rerank` with ``method="dpp"``; see :func:`~moorec.rerank.kernels.dpp_select`.
+    """
+    return rerank(scores, items, weights, method="dpp", k=k, **kwargs)
+
+
+def calibration(scores, items, weights, *, k: int = 10, **kwargs) -> Reranked:
+    """Calibrated re-ranking (Steck, RecSys 2018).
+
+    :func:`rerank` with ``method="calibration"``; see
+    :func:`~moorec.rerank.kernels.calibration_select`.
+    """
+    return rerank(scores, items, weights, method="calibration", k=k, **kwargs)
+
+
+def xquad(scores, items, weights, *, k: int = 10, **kwargs) -> Reranked:
+    """Long-tail re-ranking, xQuAD over head and tail (Abdollahpouri et al., FLAIRS 2019).
+
+    :func:`rerank` with ``method="xquad"``; see :func:`~moorec.rerank.kernels.xquad_select`.
+    """
+    return rerank(scores, items, weights, method="xquad", k=k, **kwargs)
+
+
+def history_category_distribution(known: Interactions, users, categories=None) -> np.ndarray:
+    r"""Each user's history category distribution :math:`p(c|u)` (Steck, RecSys 2018).
+
+    .. math:: p(c|u) = \frac{1}{|H_u|} \sum_{i \in H_u} p(c|i)
+
+    with :math:`H_u` the user's known items that have a category and :math:`p(c|i)` uniform
+    over item ``i``'s categories; a row of zeros for a user with no such item.
+
+    Args:
+        known: the interactions the user's history is read from (e.g. ``split.train``).
+        users: ``[U]`` user indices.
+        categories: ``[n_items, C]`` multi-hot; by default ``known.item_features.categories``.
+
+    Returns:
+        ``[U, C]`` float32.
+    """
+    if categories is None:
+        if known.item_features is None:
+            raise ConfigError(f"data set {known.name!r} has no item categories; pass categories")
+        categories = known.item_features.categories
+    pci = np.asarray(categories, dtype=np.float64)
+    size = pci.sum(axis=1, keepdims=True)
+    pci = np.divide(pci, size, out=np.zeros_like(pci), where=size > 0)
+    has = size[:, 0] > 0
+    indptr, idx = csr_by_user(known)
+    users = np.asarray(users, dtype=np.int64)
+    out = np.zeros((len(users), pci.shape[1]), np.float64)
+    for r, u in enumerate(users):
+        hist = idx[indptr[u] : indptr[u + 1]]
+        hist = hist[has[hist]]
+        if len(hist):
+            out[r] = pci[hist].mean(axis=0)
+    return out.astype(np.float32)
+
+
+def history_group_share(known: Interactions, users, tail) -> np.ndarray:
+    """Each user's ``(P(head|u), P(tail|u))``, for xQuAD over head and tail.
+
+    The share of head and long-tail items in the user's known items (Abdollahpouri, Burke and
+    Mobasher, FLAIRS 2019); ``(0, 0)`` for a user without known items.
+
+    Args:
+        known: interactions (e.g. ``split.train``).
+        users: ``[U]`` user indices.
+        tail: ``[n_items]`` bool long-tail mask.
+
+    Returns:
+        ``[U, 2]`` float32.
+    """
+    tail = np.asarray(tail, dtype=bool)
+    indptr, idx = csr_by_user(known)
+    users = np.asarray(users, dtype=np.int64)
+    out = np.zeros((len(users), 2), np.float64)
+    for r, u in enumerate(users):
+        hist = idx[indptr[u] : indptr[u + 1]]
+        if len(hist):
+            share = tail[hist].mean()
+            out[r] = (1.0 - share, share)
+    return out.astype(np.float32)

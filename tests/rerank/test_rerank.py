@@ -1,0 +1,397 @@
+"""Re-rankers against brute-force NumPy references written from the papers, per user."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import moorec.rerank as rr
+from moorec.data.interactions import Interactions
+from moorec.errors import ConfigError
+
+N_ITEMS, N, K = 60, 14, 5
+TOL = 1e-3  # smallest greedy margin the references accept: far above float32 rounding (1e-7)
+WEIGHTS = (0.2, 0.5, 0.8)
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy references (float64, one user at a time)
+# ---------------------------------------------------------------------------------------------
+def ref_rel(s):
+    return (s - s.min()) / (s.max() - s.min())
+
+
+def ref_sim(a, b, feats, kind):
+    x, y = feats[a].astype(float), feats[b].astype(float)
+    if kind == "embedding":
+        return float(x @ y / np.sqrt((x @ x) * (y @ y)))
+    inter = float(np.sum(x * y))
+    den = x.sum() + y.sum() - inter if kind == "jaccard" else np.sqrt(x.sum() * y.sum())
+    if den == 0:
+        return 1.0 if x.sum() == 0 and y.sum() == 0 else 0.0
+    return inter / den
+
+
+def ref_sim_matrix(items, feats, kind):
+    n = len(items)
+    return np.array(
+        [[ref_sim(items[i], items[j], feats, kind) for j in range(n)] for i in range(n)]
+    )
+
+
+def greedy(objective, n, k):
+    """Greedy argmax of ``objective(chosen, i)``; returns the list and the smallest margin."""
+    chosen, margin = [], np.inf
+    for _ in range(k):
+        rest = [i for i in range(n) if i not in chosen]
+        vals = np.array([objective(chosen, i) for i in rest])
+        order = np.argsort(-vals, kind="stable")
+        if len(rest) > 1 and np.isfinite(vals[order[1]]):
+            margin = min(margin, vals[order[0]] - vals[order[1]])
+        chosen.append(rest[order[0]])
+    return chosen, margin
+
+
+def ref_mmr(scores, items, feats, kind, w, k):
+    rel, sim = ref_rel(scores), ref_sim_matrix(items, feats, kind)
+
+    def obj(chosen, i):
+        penalty = max(sim[i, j] for j in chosen) if chosen else 0.0
+        return (1 - w) * rel[i] - w * penalty
+
+    return greedy(obj, len(scores), k)
+
+
+def ref_dpp_naive(scores, items, feats, kind, w, k):
+    """Greedy by log-determinants of L = diag(r) S diag(r), r = exp(alpha rel)."""
+    theta = 1.0 - w
+    alpha = theta / (2 * (1 - theta))
+    r = np.exp(alpha * ref_rel(scores))
+    big_l = r[:, None] * ref_sim_matrix(items, feats, kind) * r[None, :]
+
+    sim = ref_sim_matrix(items, feats, kind)
+    near = []
+
+    def obj(chosen, i):
+        idx = [*chosen, i]
+        # conditional variance of i given the chosen items under S: det S_{Y+i} / det S_Y
+        d2 = np.linalg.det(sim[np.ix_(idx, idx)]) / (
+            np.linalg.det(sim[np.ix_(chosen, chosen)]) if chosen else 1.0
+        )
+        if d2 <= 1e-9:  # exactly singular (duplicate category sets): never added
+            return -np.inf
+        near.append(d2 < 1e-2)  # close to the fast version's eps: the row is not clear-cut
+        sign, logdet = np.linalg.slogdet(big_l[np.ix_(idx, idx)])
+        assert sign > 0
+        return (1 - theta) * logdet  # the JAX gain's scale: margins comparable to TOL
+
+    chosen, margin = greedy(obj, len(scores), k)
+    return chosen, (0.0 if any(near) else margin)
+
+
+def ref_dpp_fast(scores, items, feats, kind, w, k):
+    """Chen, Zhang and Zhou (2018), Algorithm 1, on L itself."""
+    theta = 1.0 - w
+    r = np.exp(theta / (2 * (1 - theta)) * ref_rel(scores))
+    big_l = r[:, None] * ref_sim_matrix(items, feats, kind) * r[None, :]
+    n = len(scores)
+    c, d2 = np.zeros((k, n)), np.diag(big_l).copy()
+    j = int(np.argmax(np.log(d2)))
+    out = [j]
+    for t in range(k - 1):
+        e = (big_l[j] - c[:t].T @ c[:t, j]) / np.sqrt(d2[j])
+        c[t], d2 = e, d2 - e**2
+        d2[out] = -np.inf
+        j = int(np.argmax(np.where(d2 > 1e-9 * r**2, d2, -np.inf)))
+        out.append(j)
+    return out
+
+
+def ref_calibration(scores, items, cats, p, lam, k, a=0.01):
+    rel = ref_rel(scores)
+    pci = cats[items].astype(float)
+    pci = pci / np.maximum(pci.sum(1, keepdims=True), 1)
+
+    def obj(chosen, i):
+        idx = [*chosen, i]
+        q = pci[idx].mean(0)
+        qt = (1 - a) * q + a * p
+        kl = sum(p[c] * np.log(p[c] / qt[c]) for c in range(len(p)) if p[c] > 0)
+        return (1 - lam) * rel[idx].sum() - lam * kl
+
+    return greedy(obj, len(scores), k)
+
+
+def ref_xquad(scores, items, tail, pcu, lam, k, variant):
+    rel = ref_rel(scores)
+    groups = [~tail[items], tail[items]]  # P(i|head), P(i|tail) as indicators
+
+    def obj(chosen, i):
+        div = 0.0
+        for c in range(2):
+            if variant == "binary":
+                cover = np.prod([1.0 - groups[c][j] for j in chosen])
+            else:
+                cover = 1.0 - np.mean([groups[c][j] for j in chosen]) if chosen else 1.0
+            div += pcu[c] * groups[c][i] * cover
+        return (1 - lam) * rel[i] + lam * div
+
+    return greedy(obj, len(scores), k)
+
+
+# ---------------------------------------------------------------------------------------------
+# data: candidates in the model's order, margins asserted per user
+# ---------------------------------------------------------------------------------------------
+def candidates(rng, n_users=6):
+    scores = -np.sort(-rng.normal(size=(n_users, N)), axis=1)
+    items = np.stack([rng.permutation(N_ITEMS)[:N] for _ in range(n_users)])
+    return scores, items
+
+
+def with_margin(make, check, n_users=6, seed=0, tries=400):
+    """Draw one user at a time until ``check`` (the reference's smallest margin) >= TOL."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(tries):
+        row = make(rng)
+        if check(row) >= TOL:
+            rows.append(row)
+            if len(rows) == n_users:
+                return [np.stack(x) for x in zip(*rows, strict=True)]
+    raise AssertionError("could not draw data with clear greedy margins")
+
+
+@pytest.fixture(scope="module")
+def cats():
+    rng = np.random.default_rng(1)
+    c = rng.random((N_ITEMS, 12)) < 0.3
+    c[:3] = False  # a few items without category
+    return c
+
+
+@pytest.fixture(scope="module")
+def emb():
+    return np.random.default_rng(2).normal(size=(N_ITEMS, 24))
+
+
+def one_user(rng):
+    return -np.sort(-rng.normal(size=N)), rng.permutation(N_ITEMS)[:N]
+
+
+# ---------------------------------------------------------------------------------------------
+# similarities
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["jaccard", "cosine", "embedding"])
+def test_similarity_matches_reference(kind, cats, emb):
+    feats = emb if kind == "embedding" else cats
+    _, items = candidates(np.random.default_rng(3), 4)
+    got = np.asarray(rr.candidate_similarity(items, feats, kind))
+    want = np.stack([ref_sim_matrix(it, feats, kind) for it in items])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# each re-ranker against its reference
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["jaccard", "cosine", "embedding"])
+@pytest.mark.parametrize("w", WEIGHTS)
+def test_mmr_matches_reference(kind, w, cats, emb):
+    feats = emb if kind == "embedding" else cats
+    scores, items = with_margin(one_user, lambda r: ref_mmr(*r, feats, kind, w, K)[1])
+    side = {"embeddings": feats} if kind == "embedding" else {"categories": feats}
+    got = rr.mmr(scores, items, w, k=K, similarity=kind, **side)
+    for u in range(len(scores)):
+        want, margin = ref_mmr(scores[u], items[u], feats, kind, w, K)
+        assert margin >= TOL
+        assert got.positions[u].tolist() == want
+        assert got.items[u].tolist() == items[u][want].tolist()
+
+
+@pytest.mark.parametrize("kind", ["embedding", "jaccard"])
+@pytest.mark.parametrize("w", WEIGHTS)
+def test_dpp_matches_naive_log_determinant_greedy(kind, w, cats, emb):
+    feats = emb if kind == "embedding" else cats
+
+    def check(row):
+        return ref_dpp_naive(*row, feats, kind, w, K)[1]
+
+    scores, items = with_margin(one_user, check)
+    side = {"embeddings": feats} if kind == "embedding" else {"categories": feats}
+    got = rr.dpp(scores, items, w, k=K, similarity=kind, **side)
+    for u in range(len(scores)):
+        want, margin = ref_dpp_naive(scores[u], items[u], feats, kind, w, K)
+        assert margin >= TOL
+        assert got.positions[u].tolist() == want
+        assert ref_dpp_fast(scores[u], items[u], feats, kind, w, K) == want
+
+
+def test_dpp_fills_by_relevance_when_the_kernel_is_exhausted():
+    # three distinct category sets, two candidates each in turn: after three items every
+    # candidate duplicates a chosen one (d^2 = 0), and the rest is filled by relevance
+    cats = np.zeros((N_ITEMS, 3), bool)
+    cats[np.arange(N_ITEMS), (np.arange(N_ITEMS) // 2) % 3] = True
+    scores = -np.sort(-np.random.default_rng(4).normal(size=(1, N)), axis=1)
+    items = np.arange(N)[None]
+    got = rr.dpp(scores, items, 1.0, k=6, categories=cats).positions[0].tolist()
+    assert got == [0, 2, 4, 1, 3, 5]
+    got = rr.dpp(scores, items, 0.5, k=6, categories=cats).positions[0].tolist()
+    assert got[:3] == [0, 2, 4] and got[3:] == [1, 3, 5]
+
+
+@pytest.mark.parametrize("lam", WEIGHTS)
+def test_calibration_matches_reference(lam, cats):
+    def make(rng):
+        s, it = one_user(rng)
+        return s, it, rng.dirichlet(np.ones(cats.shape[1]) * 0.5)
+
+    def check(row):
+        return ref_calibration(row[0], row[1], cats, row[2], lam, K)[1]
+
+    scores, items, p = with_margin(make, check)
+    got = rr.calibration(scores, items, lam, k=K, categories=cats, user_categories=p)
+    for u in range(len(scores)):
+        want, margin = ref_calibration(scores[u], items[u], cats, p[u], lam, K)
+        assert margin >= TOL
+        assert got.positions[u].tolist() == want
+
+
+@pytest.mark.parametrize("variant", ["binary", "smooth"])
+@pytest.mark.parametrize("lam", WEIGHTS)
+def test_xquad_matches_reference(variant, lam):
+    tail = np.random.default_rng(5).random(N_ITEMS) < 0.7
+
+    def make(rng):
+        s, it = one_user(rng)
+        share = rng.uniform(0.1, 0.9)
+        return s, it, np.array([1 - share, share])
+
+    def check(row):
+        return ref_xquad(row[0], row[1], tail, row[2], lam, K, variant)[1]
+
+    scores, items, pcu = with_margin(make, check)
+    got = rr.xquad(scores, items, lam, k=K, tail=tail, user_groups=pcu, variant=variant)
+    for u in range(len(scores)):
+        want, margin = ref_xquad(scores[u], items[u], tail, pcu[u], lam, K, variant)
+        assert margin >= TOL
+        assert got.positions[u].tolist() == want
+
+
+# ---------------------------------------------------------------------------------------------
+# the identity end, sweeps, compilation
+# ---------------------------------------------------------------------------------------------
+def side_inputs(method, n_users, rng):
+    cats = rng.random((N_ITEMS, 3)) < 0.5  # few categories: many duplicates and ties
+    if method in ("mmr", "dpp"):
+        return {"categories": cats}
+    if method == "calibration":
+        return {"categories": cats, "user_categories": rng.dirichlet(np.ones(3), size=n_users)}
+    return {
+        "tail": rng.random(N_ITEMS) < 0.8,
+        "user_groups": np.tile([[0.2, 0.8]], (n_users, 1)),
+    }
+
+
+@pytest.mark.parametrize("method", rr.METHODS)
+def test_weight_zero_is_the_models_top_k(method):
+    rng = np.random.default_rng(6)
+    scores, items = candidates(rng, 9)
+    scores[:, 3:6] = scores[:, 3:4]  # tied scores keep the model's order
+    scores[0, -2:] = -np.inf  # a user with fewer valid candidates
+    got = rr.rerank(scores, items, 0.0, method=method, k=K, **side_inputs(method, 9, rng))
+    np.testing.assert_array_equal(got.positions, np.tile(np.arange(K), (9, 1)))
+    np.testing.assert_array_equal(got.items, items[:, :K])
+
+
+@pytest.mark.parametrize("method", rr.METHODS)
+def test_sweep_equals_loop_over_weights(method):
+    rng = np.random.default_rng(7)
+    scores, items = candidates(rng, 7)
+    side = side_inputs(method, 7, rng)
+    ws = np.linspace(0, 1, 5)
+    swept = rr.rerank(scores, items, ws, method=method, k=K, chunk_users=3, **side)
+    assert swept.items.shape == (5, 7, K)
+    for j, w in enumerate(ws):
+        one = rr.rerank(scores, items, float(w), method=method, k=K, **side)
+        np.testing.assert_array_equal(swept.positions[j], one.positions)
+        np.testing.assert_array_equal(swept.items[j], one.items)
+
+
+def test_vmapped_kernel_equals_loop(cats):
+    scores, items = candidates(np.random.default_rng(8), 5)
+    rel, valid = rr.relevance(scores)
+    sim = rr.candidate_similarity(items, cats, "jaccard")
+    ws = jnp.linspace(0, 1, 6)
+    for select in (rr.mmr_select, rr.dpp_select):
+        one = jax.jit(lambda w, f=select: f(rel, sim, w, k=K, valid=valid))
+        swept = jax.jit(jax.vmap(one))(ws)
+        for j in range(len(ws)):
+            np.testing.assert_array_equal(swept[j], one(ws[j]))
+
+
+def test_changing_weights_does_not_recompile(cats):
+    scores, items = candidates(np.random.default_rng(9), 4)
+    rr.mmr(scores, items, [0.1, 0.2, 0.3], k=K, categories=cats)
+    before = rr.rerank_chunk._cache_size()
+    for ws in ([0.4, 0.5, 0.6], [0.0, 0.9, 1.0], [0.33, 0.66, 0.99]):
+        rr.mmr(scores, items, ws, k=K, categories=cats)
+    assert rr.rerank_chunk._cache_size() == before
+
+    kernel = jax.jit(rr.dpp_select, static_argnames=("k",))
+    rel, _ = rr.relevance(scores)
+    sim = rr.candidate_similarity(items, cats, "cosine")
+    for w in (0.1, 0.5, 0.9):
+        kernel(rel, sim, jnp.float32(w), k=K)
+    assert kernel._cache_size() == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# history helpers
+# ---------------------------------------------------------------------------------------------
+def test_history_helpers():
+    known = Interactions(
+        users=np.array([0, 0, 0, 1], np.int32),
+        items=np.array([0, 1, 2, 2], np.int32),
+        n_users=3,
+        n_items=4,
+    )
+    cats = np.array([[1, 0], [1, 1], [0, 0], [0, 1]], bool)
+    p = rr.history_category_distribution(known, [0, 1, 2], cats)
+    np.testing.assert_allclose(p, [[0.75, 0.25], [0, 0], [0, 0]])
+    tail = np.array([False, True, True, True])
+    g = rr.history_group_share(known, [0, 1, 2], tail)
+    np.testing.assert_allclose(g, [[1 / 3, 2 / 3], [0, 1], [0, 0]])
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"weights": 1.5}, r"\[0, 1\], got 1\.5"),
+        ({"weights": [0.2, -0.1]}, r"got -0\.1"),
+        ({"k": N + 1}, rf"k={N + 1} is larger than the N={N}"),
+        ({"k": 0}, r"k must be a positive integer"),
+        ({"similarity": "euclid"}, r"unknown similarity 'euclid'"),
+        ({"method": "bogus"}, r"unknown re-ranker 'bogus'"),
+        ({"items_shape": (3, N - 1)}, r"got \(3, 14\) and \(3, 13\)"),
+        ({"categories": None}, r"categories is required"),
+        ({"categories_rows": 10}, r"categories has 10 rows"),
+        ({"chunk_users": 0}, r"chunk_users must be a positive integer"),
+        ({"method": "calibration", "user_categories": np.ones((2, 12))}, r"\(3, 12\), got"),
+        ({"method": "xquad", "variant": "hard"}, r"unknown xQuAD variant 'hard'"),
+    ],
+)
+def test_bad_input_raises_config_error(kwargs, match, cats):
+    scores, items = candidates(np.random.default_rng(10), 3)
+    kwargs = dict(kwargs)
+    args = {"weights": 0.5, "method": "mmr", "k": K, "categories": cats}
+    if "items_shape" in kwargs:
+        items = items[:, : kwargs.pop("items_shape")[1]]
+    if "categories_rows" in kwargs:
+        args["categories"] = cats[: kwargs.pop("categories_rows")]
+    args.update(kwargs)
+    if args["method"] == "xquad":
+        args.update(tail=np.zeros(N_ITEMS, bool), user_groups=np.ones((3, 2)))
+    with pytest.raises(ConfigError, match=match):
+        rr.rerank(scores, items, **args)
