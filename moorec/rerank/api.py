@@ -157,6 +157,9 @@ def _user_side(name: str, value, n_users: int, width: int) -> np.ndarray:
     arr = np.asarray(value, dtype=np.float32)
     if arr.shape != (n_users, width):
         raise ConfigError(f"{name} must have shape ({n_users}, {width}), got {arr.shape}")
+    bad = arr[~(np.isfinite(arr) & (arr >= 0))]
+    if bad.size:
+        raise ConfigError(f"{name} must hold shares >= 0, got {float(bad[0])!r}")
     return arr
 
 

@@ -380,6 +380,7 @@ def test_history_helpers():
         ({"chunk_users": 0}, r"chunk_users must be a positive integer"),
         ({"method": "calibration", "user_categories": np.ones((2, 12))}, r"\(3, 12\), got"),
         ({"method": "xquad", "variant": "hard"}, r"unknown xQuAD variant 'hard'"),
+        ({"method": "calibration", "user_categories": -np.ones((3, 12))}, r">= 0, got -1\.0"),
     ],
 )
 def test_bad_input_raises_config_error(kwargs, match, cats):
