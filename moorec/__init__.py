@@ -4,7 +4,18 @@ Flax recommender models trained under ``jax.jit``, full-ranking objectives (accu
 diversity, latency), and a pymoo search for the trade-offs between them.
 """
 
-from moorec import data, datasets, errors, models, objectives, results, search, split, train
+from moorec import (
+    data,
+    datasets,
+    errors,
+    models,
+    objectives,
+    rerank,
+    results,
+    search,
+    split,
+    train,
+)
 from moorec.api import evaluate, fit, recommend
 from moorec.errors import MoorecError
 
@@ -32,6 +43,7 @@ __all__ = [
     "objectives",
     "plots",
     "recommend",
+    "rerank",
     "results",
     "search",
     "split",
