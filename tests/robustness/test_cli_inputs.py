@@ -6,6 +6,7 @@ that names the bad value, before any work starts, and leaves no output file or f
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -161,15 +162,21 @@ def test_real_sigint_during_training(tmp_path):
 
     out = tmp_path / "run"
     argv = ["train", "--dataset", "synthetic-shop", "--epochs", "300", "--patience", "0"]
+    # Unbuffered, so the line below arrives when it is printed, not when the process ends (a
+    # block-buffered pipe would hand it over only at exit, after training had finished).
     proc = subprocess.Popen(
         [sys.executable, "-m", "moorec.cli", *argv, "--no-progress", "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     for line in proc.stdout:  # the split summary's last line: training starts next
         if line.startswith("  index space"):
             break
+    else:
+        raise AssertionError("the command ended before training started")
+    assert proc.poll() is None, "the command must still be running when interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
