@@ -170,6 +170,10 @@ def test_real_sigint_during_training(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A test run started in the background (as CI may be) ignores SIGINT, and a child
+        # inherits that: Python then installs no KeyboardInterrupt handler. Restore the default
+        # a terminal gives, so the child sees Ctrl-C as a user's command does.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     for line in proc.stdout:  # the split summary's last line: training starts next
         if line.startswith("  index space"):
