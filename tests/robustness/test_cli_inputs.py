@@ -164,16 +164,19 @@ def test_real_sigint_during_training(tmp_path):
     argv = ["train", "--dataset", "synthetic-shop", "--epochs", "300", "--patience", "0"]
     # Unbuffered, so the line below arrives when it is printed, not when the process ends (a
     # block-buffered pipe would hand it over only at exit, after training had finished).
+    # A test run started in the background (as CI may be) ignores SIGINT, and a child inherits
+    # that: Python then installs no KeyboardInterrupt handler. The child installs Python's own
+    # handler first, so it sees Ctrl-C as a command started from a terminal does.
+    start = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'moorec'; runpy.run_module('moorec.cli', run_name='__main__')"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moorec.cli", *argv, "--no-progress", "--out", str(out)],
+        [sys.executable, "-c", start, *argv, "--no-progress", "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        # A test run started in the background (as CI may be) ignores SIGINT, and a child
-        # inherits that: Python then installs no KeyboardInterrupt handler. Restore the default
-        # a terminal gives, so the child sees Ctrl-C as a user's command does.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     for line in proc.stdout:  # the split summary's last line: training starts next
         if line.startswith("  index space"):
