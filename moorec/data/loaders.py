@@ -322,14 +322,7 @@ class _TextTable:
         return [v.strip() for v in self._column(col, role)]
 
     def ids(self, col: int, role: str) -> np.ndarray:
-        values = np.asarray(self.cells(col, role))
-        empty = np.flatnonzero(values == "")
-        if empty.size:
-            raise ColumnError(_empty_id_message(self, int(empty[0]), empty.size, role, col))
-        ids = _as_ids(values)
-        if ids.dtype.kind == "U" and (note := _overflow_note(ids, role, self, col)):
-            self.notes.append(note)
-        return ids
+        return _checked_ids(self, np.asarray(self.cells(col, role)), role, col)
 
     def numbers(self, col: int, role: str) -> np.ndarray:
         values = self._column(col, role)
@@ -408,13 +401,7 @@ class _ParquetTable:
         values = chunked.to_numpy(zero_copy_only=False)
         if values.dtype == object:
             values = np.asarray([str(v).strip() for v in values])
-            empty = np.flatnonzero(values == "")
-            if empty.size:
-                raise ColumnError(_empty_id_message(self, int(empty[0]), empty.size, role, col))
-        ids = _as_ids(values)
-        if ids.dtype.kind == "U" and (note := _overflow_note(ids, role, self, col)):
-            self.notes.append(note)
-        return ids
+        return _checked_ids(self, values, role, col)
 
     def numbers(self, col: int, role: str) -> np.ndarray:
         import pyarrow as pa
@@ -534,6 +521,18 @@ def _overflow_note(ids: np.ndarray, role: str, table, col: int) -> str | None:
         f"{role} ids in column {table.label(col)} kept as text: {ids[k]} ({table.where(k)}) "
         "does not fit in int64, so ids are compared as text"
     )
+
+
+def _checked_ids(table, values: np.ndarray, role: str, col: int) -> np.ndarray:
+    """``[n]`` ids of a column: empty text ids refused, huge integer ids kept as text (noted)."""
+    if values.dtype.kind == "U":
+        empty = np.flatnonzero(values == "")
+        if empty.size:
+            raise ColumnError(_empty_id_message(table, int(empty[0]), empty.size, role, col))
+    ids = _as_ids(values)
+    if ids.dtype.kind == "U" and (note := _overflow_note(ids, role, table, col)):
+        table.notes.append(note)
+    return ids
 
 
 def _guess_sep(path: Path, first_line: str) -> str:
