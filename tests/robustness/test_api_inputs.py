@@ -21,16 +21,6 @@ from moorec.train.loop import TrainConfig
 
 
 @pytest.fixture(scope="module")
-def shop():
-    return mr.datasets.synthetic_shop(n_users=60, n_items=40, n_interactions=900, seed=0)
-
-
-@pytest.fixture(scope="module")
-def split(shop):
-    return mr.split.random_ratio(shop, (0.8, 0.1, 0.1), seed=0)
-
-
-@pytest.fixture(scope="module")
 def model(split):
     return create("bpr", split.n_users, split.n_items, seed=0, dim=4)
 

@@ -14,16 +14,6 @@ from moorec.objectives.sampled import sampled_evaluate
 
 
 @pytest.fixture(scope="module")
-def shop():
-    return mr.datasets.synthetic_shop(n_users=60, n_items=40, n_interactions=900, seed=0)
-
-
-@pytest.fixture(scope="module")
-def split(shop):
-    return mr.split.random_ratio(shop, (0.8, 0.1, 0.1), seed=0)
-
-
-@pytest.fixture(scope="module")
 def no_valid(shop):
     """A train/test split: its validation part holds no interaction."""
     split = mr.split.random_ratio(shop, (0.8, 0.2), seed=0)
