@@ -14,6 +14,7 @@ from moorec.models.registry import check_settings, create, defaults, settings
 from moorec.objectives.base import Objective
 from moorec.objectives.evaluate import DEFAULT_OBJECTIVES, Evaluator
 from moorec.objectives.latency import recommend as _recommend
+from moorec.rerank.stage import as_reranker
 from moorec.train.loop import FitResult, TrainConfig
 from moorec.train.loop import fit as _fit
 
@@ -123,14 +124,44 @@ def evaluate(
     split,
     part: str = "test",
     objectives: Sequence[str | Objective] = DEFAULT_OBJECTIVES,
+    *,
+    rerank=None,
+    rerank_weight: float | None = None,
     **kwargs,
 ) -> dict[str, float]:
     """Full-ranking objectives of ``model`` on ``split``'s ``part`` (see ``Evaluator``).
 
+    Args:
+        model: a trained recommender.
+        split: a :class:`~moorec.split.Split`.
+        part: ``"valid"`` or ``"test"``.
+        objectives: objective keys or :class:`~moorec.objectives.Objective` instances.
+        rerank: ``None`` (the model's own lists), or a re-ranker scoring each user's
+            top-``N`` re-ranked into the top-``K``: a :class:`~moorec.rerank.Reranker`, a
+            method name (``"mmr"``, ``"dpp"``, ``"calibration"``, ``"xquad"``, ``"none"``) or
+            a mapping of its settings. Latency then times the model and the re-ranker.
+        rerank_weight: the re-ranker's weight in ``[0, 1]``, replacing that of ``rerank``.
+        **kwargs: further :class:`~moorec.objectives.Evaluator` arguments.
+
     Returns:
         ``{"ndcg@10": ..., "latency_ms": ..., ...}`` in the order of ``objectives``.
+
+    Raises:
+        ConfigError: for ``rerank_weight`` without ``rerank``, or a bad re-ranker setting.
+        UnknownNameError: for an unknown re-ranker or setting.
+
+    Example:
+        >>> import moorec as mr
+        >>> data = mr.datasets.synthetic_shop(n_users=60, n_items=50, n_interactions=900, seed=0)
+        >>> split = mr.split.random_ratio(data, (0.8, 0.1, 0.1), seed=0)
+        >>> model = mr.fit(split, "bpr", dim=8, epochs=1).model
+        >>> values = mr.evaluate(model, split, "valid", ["ndcg@10", "ild@10"], rerank="mmr",
+        ...                      rerank_weight=0.5)
+        >>> sorted(values)
+        ['ild@10', 'ndcg@10']
     """
-    return Evaluator(split, part, objectives, **kwargs)(model)
+    reranker = as_reranker(rerank, weight=rerank_weight)
+    return Evaluator(split, part, objectives, rerank=reranker, **kwargs)(model)
 
 
 def recommend(
@@ -141,6 +172,8 @@ def recommend(
     exclude: Interactions | None = None,
     raw: bool = False,
     ids: Interactions | None = None,
+    rerank=None,
+    rerank_weight: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` items for ``users``, never an item of ``exclude`` (e.g. ``split.train``).
 
@@ -156,14 +189,25 @@ def recommend(
             ``item_ids`` of ``ids`` (default: of ``exclude``; every part of a split shares
             the data set's maps).
         ids: the interactions whose id maps ``raw`` uses, when ``exclude`` is not given.
+        rerank: ``None`` (the model's own top-``k``), or a re-ranker (a
+            :class:`~moorec.rerank.Reranker`, a method name or a mapping of its settings):
+            each user's top-``N`` (``N`` = its ``candidates``, at most the catalogue) is
+            re-ranked into the top-``k``. Calibration and xQuAD read each user's history from
+            ``exclude``; item categories come from ``exclude`` (else ``ids``), xQuAD's head
+            and tail from ``exclude``'s item counts.
+        rerank_weight: the re-ranker's weight in ``[0, 1]``, replacing that of ``rerank``.
 
     Returns:
         ``(items, scores)``: ``[B, k]`` int32 item indices (with ``raw=True``: ``[B, k]`` raw
-        item ids, of the dtype of ``item_ids``) and ``[B, k]`` float32 scores, best first.
+        item ids, of the dtype of ``item_ids``) and ``[B, k]`` float32 model scores, best
+        first (with a re-ranker: in the re-ranked order, the model's score of each item).
 
     Raises:
         ConfigError: for a user index out of range or not an integer, an unknown raw id, a
-            ``k`` outside ``[1, n_items]``, or ``raw=True`` without id maps.
+            ``k`` outside ``[1, n_items]``, ``raw=True`` without id maps, ``rerank_weight``
+            without ``rerank``, a bad re-ranker setting, fewer re-ranking candidates than
+            ``k``, or side information the re-ranker reads and the data lacks.
+        UnknownNameError: for an unknown re-ranker or setting.
 
     Example:
         >>> import moorec as mr
@@ -173,7 +217,11 @@ def recommend(
         >>> items, scores = mr.recommend(model, [0, 1], k=5, exclude=split.train)
         >>> items.shape
         (2, 5)
+        >>> items, scores = mr.recommend(model, [0, 1], k=5, exclude=split.train, rerank="mmr")
+        >>> items.shape
+        (2, 5)
     """
+    reranker = as_reranker(rerank, weight=rerank_weight)
     maps = ids if ids is not None else exclude
     if raw and maps is None:
         raise ConfigError(
@@ -187,7 +235,23 @@ def recommend(
         )
     index = _raw_users(users, maps) if raw else _user_indices(users, model.n_users)
     known = None if exclude is None else csr_by_user(exclude)
-    items, scores = _recommend(model, index, int(k), known_csr=known, known=exclude)
+    if reranker is not None and reranker.needs_history and exclude is None:
+        raise ConfigError(
+            f"re-ranker {reranker.method!r} reads each user's known items: pass exclude=split.train"
+        )
+    features = next(
+        (d.item_features for d in (exclude, ids) if d is not None and d.item_features is not None),
+        None,
+    )
+    items, scores = _recommend(
+        model,
+        index,
+        int(k),
+        known_csr=known,
+        known=exclude,
+        rerank=reranker,
+        item_categories=None if features is None else features.categories,
+    )
     if raw:
         items = np.asarray(maps.item_ids)[items]
     return items, scores

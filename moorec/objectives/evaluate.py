@@ -7,6 +7,10 @@ user's held-out items. Tied scores are ranked in a seeded random order of the it
 permutation per evaluator, ``tie_seed``), not by lowest item index. Users go through in
 fixed-size chunks so that memory stays bounded (``chunk_users x n_items`` scores at a time) and
 every chunk reuses one compiled program.
+
+With a re-ranker (``Evaluator(..., rerank=...)``, :class:`~moorec.rerank.Reranker`), each user's
+top-``N`` candidates are ranked the same way and re-ranked into the top-``K`` the objectives
+score; latency then times the model and the re-ranker together.
 """
 
 from __future__ import annotations
@@ -37,8 +41,16 @@ from moorec.errors import (
 from moorec.models.base import Recommender, count_params
 from moorec.objectives.base import Latency, Objective, RankingContext, _PerUser, parse_all
 from moorec.objectives.latency import measure_latency, tie_order, top_k
+from moorec.rerank.stage import Reranker, RerankInputs, as_reranker
 
-__all__ = ["Evaluator", "evaluate", "rank_chunk", "rank_chunk_population"]
+__all__ = [
+    "Evaluator",
+    "candidates_chunk",
+    "candidates_chunk_population",
+    "evaluate",
+    "rank_chunk",
+    "rank_chunk_population",
+]
 
 PARTS = ("valid", "test")
 DEFAULT_OBJECTIVES = (
@@ -48,12 +60,17 @@ DEFAULT_OBJECTIVES = (
 )  # fmt: skip
 
 
-def _rank(model, users, exclude, relevant, history, allowed, order, k):
+def _masked_scores(model, users, exclude, history, allowed):
     scores = model.score(users) if history is None else model.score(users, history)
     rows = jnp.arange(users.shape[0])[:, None]
     scores = scores.at[rows, exclude].set(-jnp.inf, mode="drop")
     if allowed is not None:
         scores = jnp.where(allowed[None, :], scores, -jnp.inf)
+    return scores
+
+
+def _rank(model, users, exclude, relevant, history, allowed, order, k):
+    scores = _masked_scores(model, users, exclude, history, allowed)
     _, topk = top_k(scores, k, order)
     hits = jnp.any(topk[:, :, None] == relevant[:, None, :], axis=-1)
     return topk, hits
@@ -134,6 +151,86 @@ def rank_chunk_population(
     return jax.vmap(one, in_axes=(0, rest_axis))(params, rest)
 
 
+def _candidates(model, users, exclude, history, allowed, order, n):
+    scores = _masked_scores(model, users, exclude, history, allowed)
+    values, items = top_k(scores, n, order)
+    return items, values
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "n"))
+def candidates_chunk(
+    graphdef: nnx.GraphDef,
+    state: nnx.State,
+    users: jax.Array,
+    exclude: jax.Array,
+    history: jax.Array | None = None,
+    allowed: jax.Array | None = None,
+    order: jax.Array | None = None,
+    *,
+    n: int,
+) -> tuple[jax.Array, jax.Array]:
+    """Top-``n`` candidate items and their scores for one chunk of users.
+
+    The same scores, exclusion and tie order as :func:`rank_chunk`, so the first ``K``
+    candidates are :func:`rank_chunk`'s top-``K``.
+
+    Args:
+        graphdef: the model's static structure.
+        state: the model's state.
+        users: ``[C]`` int32 users.
+        exclude: ``[C, W]`` int32 known items, padded with ``n_items``.
+        history: ``[C, L]`` int32 recent known items (sequential models), or ``None``.
+        allowed: ``[n_items]`` bool candidate items, or ``None``.
+        order: ``[n_items]`` int32 order of tied items, or ``None`` for index order.
+        n: candidates per user.
+
+    Returns:
+        ``(items, scores)``: ``[C, n]`` int32 best first, ``[C, n]`` float32 (``-inf`` for
+        excluded items, which come last).
+    """
+    model = nnx.merge(graphdef, state)
+    return _candidates(model, users, exclude, history, allowed, order, n)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "n", "rest_axis"))
+def candidates_chunk_population(
+    graphdef: nnx.GraphDef,
+    params: nnx.State,
+    rest: nnx.State,
+    users: jax.Array,
+    exclude: jax.Array,
+    history: jax.Array | None = None,
+    allowed: jax.Array | None = None,
+    order: jax.Array | None = None,
+    *,
+    n: int,
+    rest_axis: int | None = 0,
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`candidates_chunk` for ``P`` models of one structure at once (``jax.vmap``).
+
+    Args:
+        graphdef: the models' shared structure.
+        params: every model's ``nnx.Param`` state stacked on a leading ``[P]`` axis.
+        rest: the rest of the state, stacked (``rest_axis=0``) or shared (``None``).
+        users: ``[C]`` int32 users.
+        exclude: ``[C, W]`` known items.
+        history: ``[C, L]`` recent items or ``None``.
+        allowed: ``[n_items]`` bool or ``None``.
+        order: ``[n_items]`` int32 order of tied items, or ``None``.
+        n: candidates per user.
+        rest_axis: ``0`` or ``None``.
+
+    Returns:
+        ``(items, scores)``: ``[P, C, n]`` int32 and ``[P, C, n]`` float32.
+    """
+
+    def one(p, r):
+        model = nnx.merge(graphdef, p, r)
+        return _candidates(model, users, exclude, history, allowed, order, n)
+
+    return jax.vmap(one, in_axes=(0, rest_axis))(params, rest)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Chunk:
     users: jax.Array
@@ -165,16 +262,28 @@ class Evaluator:
             evaluation, of every model and every user. ``None``: lowest item index first
             (``lax.top_k``'s rule, which favours low indices wherever scores tie). Scores
             without ties rank the same whatever the seed.
+        rerank: the default re-ranker of this evaluator (a :class:`~moorec.rerank.Reranker`,
+            a method name or a mapping of its settings; see
+            :func:`~moorec.rerank.as_reranker`): calling the evaluator then scores each
+            user's top-``N`` candidates re-ranked into the top-``K``, and latency times the
+            model and the re-ranker together. ``None`` or method ``"none"``: no re-ranking
+            (the evaluator behaves exactly as without one). :meth:`rank`, :meth:`context`,
+            :meth:`rank_population` and :meth:`metric` never re-rank.
 
     Attributes:
         tie_seed: the seed given (recorded by :meth:`describe`).
         tie_order: ``[n_items]`` int32 permutation; of two tied items, the one earlier in it
             ranks first (``None`` for index order).
+        rerank: the default :class:`~moorec.rerank.Reranker`, or ``None`` (also for method
+            ``"none"``).
 
     Raises:
-        UnknownNameError: for a part other than ``valid`` / ``test`` or an unknown objective.
+        UnknownNameError: for a part other than ``valid`` / ``test``, an unknown objective or
+            an unknown re-ranker (method, similarity, variant or setting).
         ConfigError: for a cutoff longer than the catalogue, a non-positive ``chunk_users``,
-            ``memory_mb``, ``latency_batch`` or ``latency_repeats``, or a bad ``tie_seed``.
+            ``memory_mb``, ``latency_batch`` or ``latency_repeats``, a bad ``tie_seed``, or a
+            re-ranker with a bad setting, fewer candidates than ``K``, or side information
+            the data lacks (item categories).
         SplitError: if the part has no held-out interactions (no user to evaluate).
     """
 
@@ -190,7 +299,9 @@ class Evaluator:
         latency_repeats: int = 30,
         candidates: np.ndarray | None = None,
         tie_seed: int | None = 0,
+        rerank=None,
     ):
+        reranker = as_reranker(rerank)
         if part not in PARTS:
             raise UnknownNameError("split part", part, PARTS)
         self.part = part
@@ -260,6 +371,13 @@ class Evaluator:
             allowed = np.zeros(self.n_items, dtype=bool)
             allowed[cand] = True
             self.allowed = jnp.asarray(allowed)
+        self._target = target
+        self._hit_keys: np.ndarray | None = None
+        self._rerank_inputs: dict[tuple, RerankInputs] = {}
+        self.rerank: Reranker | None = None
+        self.rerank = self._reranker(reranker)
+        if self.rerank is not None:
+            self._inputs(self.rerank)  # built once, and refused now if the data lacks them
 
     def _prepare(self, target_csr, known_csr) -> list[_Chunk]:
         t_ptr, t_idx = target_csr
@@ -323,6 +441,95 @@ class Evaluator:
             [np.asarray(h) for h in hits]
         )
 
+    def candidates(self, model: Recommender, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each evaluated user's top-``n`` items and scores, known items excluded.
+
+        Ranked as :meth:`rank` ranks (the same scores, exclusion, candidate items and tie
+        order), so the first ``K`` columns are :meth:`rank`'s lists.
+
+        Args:
+            model: the model.
+            n: candidates per user, ``1 <= n <= n_items``.
+
+        Returns:
+            ``(items, scores)``: ``[U, n]`` int32 best first and ``[U, n]`` float32 model
+            scores (``-inf`` for items that cannot be ranked, last), rows in ``self.users``
+            order.
+
+        Raises:
+            ConfigError: for ``n`` not in ``[1, n_items]``.
+        """
+        n = self._check_n(n)
+        graphdef, state = nnx.split(model)
+        histories = self._histories_for(model)
+        items, scores = [], []
+        for ch, hist in zip(self._chunks, histories, strict=True):
+            it, sc = candidates_chunk(
+                graphdef, state, ch.users, ch.exclude, hist, self.allowed, self._order, n=n
+            )
+            items.append(np.asarray(it[: ch.n_real]))
+            scores.append(np.asarray(sc[: ch.n_real]))
+        return np.concatenate(items), np.concatenate(scores)
+
+    def candidates_population(
+        self,
+        graphdef: nnx.GraphDef,
+        params: nnx.State,
+        rest: nnx.State,
+        n: int,
+        *,
+        rest_axis: int | None = 0,
+        group: int | None = None,
+        like: Recommender | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`candidates` of ``P`` models of one structure, ranked together.
+
+        As :meth:`rank_population`: each chunk of users is ranked for ``group`` models at a
+        time in one vmapped program (:func:`candidates_chunk_population`).
+
+        Args:
+            graphdef: the models' structure (``nnx.split(model, nnx.Param, ...)``).
+            params: ``[P, ...]`` stacked parameters.
+            rest: the rest of the state, stacked or shared (see ``rest_axis``).
+            n: candidates per user, ``1 <= n <= n_items``.
+            rest_axis: ``0`` if ``rest`` is stacked, ``None`` if shared.
+            group: models per program (default: all ``P``).
+            like: one model of this structure (sequential ones read each user's history);
+                ``None``: no history.
+
+        Returns:
+            ``(items, scores)``: ``[P, U, n]`` int32 and ``[P, U, n]`` float32.
+        """
+        n = self._check_n(n)
+        n_models = jax.tree.leaves(params)[0].shape[0]
+        group = n_models if group is None else max(1, min(int(group), n_models))
+        histories = [None] * len(self._chunks) if like is None else self._histories_for(like)
+        items, scores = [], []
+        for start in range(0, n_models, group):
+            sl = slice(start, min(start + group, n_models))
+            p = jax.tree.map(lambda x, sl=sl: x[sl], params)
+            r = rest if rest_axis is None else jax.tree.map(lambda x, sl=sl: x[sl], rest)
+            i_g, s_g = [], []
+            for ch, hist in zip(self._chunks, histories, strict=True):
+                it, sc = candidates_chunk_population(
+                    graphdef, p, r, ch.users, ch.exclude, hist, self.allowed, self._order,
+                    n=n, rest_axis=rest_axis,
+                )  # fmt: skip
+                i_g.append(np.asarray(it[:, : ch.n_real]))
+                s_g.append(np.asarray(sc[:, : ch.n_real]))
+            items.append(np.concatenate(i_g, axis=1))
+            scores.append(np.concatenate(s_g, axis=1))
+        return np.concatenate(items), np.concatenate(scores)
+
+    def _check_n(self, n) -> int:
+        n = check_positive_int("candidates n", n)
+        if n > self.n_items:
+            raise ConfigError(
+                f"candidates n={n} is more than the catalogue of {self.n_items} items; use "
+                f"n <= {self.n_items}"
+            )
+        return n
+
     def rank_population(
         self,
         graphdef: nnx.GraphDef,
@@ -375,9 +582,11 @@ class Evaluator:
         """What this evaluation is: part, objectives, cutoff, users and the tie order's seed.
 
         Returns:
-            ``{"part", "objectives", "k", "n_users", "n_items", "tie_seed"}`` (JSON-ready).
+            ``{"part", "objectives", "k", "n_users", "n_items", "tie_seed"}`` (JSON-ready),
+            and ``"rerank"`` (:meth:`Reranker.settings <moorec.rerank.Reranker.settings>`)
+            when the evaluator has a default re-ranker.
         """
-        return {
+        out = {
             "part": self.part,
             "objectives": [o.key for o in self.objectives],
             "k": self.k,
@@ -385,6 +594,9 @@ class Evaluator:
             "n_items": self.n_items,
             "tie_seed": self.tie_seed,
         }
+        if self.rerank is not None:
+            out["rerank"] = self.rerank.settings()
+        return out
 
     def context(self, model: Recommender, *, system: bool = True) -> RankingContext:
         """Rank, and measure latency and size where an objective asks for them."""
@@ -399,26 +611,7 @@ class Evaluator:
         ``model`` is timed and counted alone where an objective asks for latency or size
         (``None``: no system measures).
         """
-        system = model is not None
-        measured: dict[str, float] = {}
-        keys = {o.key for o in self.objectives}
-        if system and keys & {"latency_ms", "latency_p95_ms"}:
-            lat = measure_latency(
-                model,
-                self._known_csr,
-                known=self._known,
-                batch=self.latency_batch,
-                k=self.k,
-                repeats=self.latency_repeats,
-                tie_seed=self.tie_seed,
-            )
-            measured.update(latency_ms=lat["median_ms"], latency_p95_ms=lat["p95_ms"])
-        if system and "params" in keys:
-            measured["params"] = float(count_params(model))
-        if system and "trainable_params" in keys:
-            from moorec.models.peft import trainable_params
-
-            measured["trainable_params"] = float(trainable_params(model))
+        measured = {} if model is None else self._measure(model)
         return RankingContext(
             topk=topk,
             hits=hits,
@@ -429,9 +622,215 @@ class Evaluator:
             system=measured,
         )
 
-    def __call__(self, model: Recommender) -> dict[str, float]:
-        """Every objective's value, keyed ``name@k`` (``latency_ms``, ``params``)."""
-        return self.values(self.context(model))
+    def _measure(self, model: Recommender, rerank: Reranker | None = None) -> dict[str, float]:
+        """The system objectives of ``model`` (with ``rerank`` in the timed path)."""
+        measured: dict[str, float] = {}
+        keys = {o.key for o in self.objectives}
+        if keys & {"latency_ms", "latency_p95_ms"}:
+            lat = measure_latency(
+                model,
+                self._known_csr,
+                known=self._known,
+                batch=self.latency_batch,
+                k=self.k,
+                repeats=self.latency_repeats,
+                tie_seed=self.tie_seed,
+                rerank=rerank,
+                item_categories=self.item_categories,
+                item_popularity=self.item_popularity,
+            )
+            measured.update(latency_ms=lat["median_ms"], latency_p95_ms=lat["p95_ms"])
+        if "params" in keys:
+            measured["params"] = float(count_params(model))
+        if "trainable_params" in keys:
+            from moorec.models.peft import trainable_params
+
+            measured["trainable_params"] = float(trainable_params(model))
+        return measured
+
+    def __call__(self, model: Recommender, rerank=None) -> dict[str, float]:
+        """Every objective's value, keyed ``name@k`` (``latency_ms``, ``params``).
+
+        Args:
+            model: the model.
+            rerank: a re-ranker for this call (a :class:`~moorec.rerank.Reranker`, a name or
+                a mapping of settings); ``None`` uses the evaluator's default
+                (:attr:`rerank`), ``"none"`` scores the model's own lists. With a re-ranker,
+                each user's top-``N`` (:meth:`candidates`) is re-ranked into the top-``K``
+                the objectives score (:meth:`values_reranked`).
+
+        Returns:
+            ``{key: value}`` in the order of the objectives.
+
+        Raises:
+            ConfigError: for a bad re-ranker (see the class), checked before any ranking.
+        """
+        reranker = self.rerank if rerank is None else self._reranker(as_reranker(rerank))
+        if reranker is None:
+            return self.values(self.context(model))
+        inputs = self._inputs(reranker, model)
+        items, scores = self.candidates(model, min(reranker.candidates, self.n_items))
+        return self._values_reranked(items, scores, reranker, inputs, None, model, None)[0]
+
+    def sweep(self, model: Recommender, rerank, weights) -> list[dict[str, float]]:
+        """Every objective's value for each of ``W`` re-ranking weights.
+
+        One candidate ranking (:meth:`candidates`), then all ``W`` weights in one re-ranking
+        call (one compiled program per chunk of users) and the per-user objectives of the
+        ``W`` lists in one program (:meth:`values_reranked`). System objectives are measured
+        once, with the re-ranker at its own weight in the timed path, and shared by all
+        weights. Each weight's lists are those of ``self(model, rerank=...)`` at that
+        weight; the values agree with it to float32 rounding (see :meth:`values_reranked`).
+
+        Args:
+            model: the model.
+            rerank: the re-ranker (a :class:`~moorec.rerank.Reranker`, a name or a mapping);
+                ``None`` uses the evaluator's default.
+            weights: ``[W]`` weights in ``[0, 1]``.
+
+        Returns:
+            One dict per weight, keyed like :meth:`__call__`.
+
+        Raises:
+            ConfigError: without a re-ranker, for ``weights`` that are not a non-empty 1-D
+                sequence in ``[0, 1]``, or a bad re-ranker.
+        """
+        reranker = self.rerank if rerank is None else as_reranker(rerank)
+        if reranker is None:
+            raise ConfigError(
+                "sweep needs a re-ranker: pass rerank= (e.g. 'mmr') or build the evaluator with one"
+            )
+        shape = np.shape(weights)
+        if len(shape) != 1 or shape[0] == 0:
+            raise ConfigError(f"sweep weights must be a non-empty 1-D sequence, got shape {shape}")
+        active = self._reranker(reranker)
+        stage = reranker if active is None else active
+        inputs = self._inputs(stage, model)
+        n = self.k if active is None else min(stage.candidates, self.n_items)
+        items, scores = self.candidates(model, n)
+        return self._values_reranked(items, scores, stage, inputs, weights, model, None)
+
+    def values_reranked(
+        self,
+        items: np.ndarray,
+        scores: np.ndarray,
+        rerank,
+        weights=None,
+        *,
+        model: Recommender | None = None,
+        system: dict[str, float] | None = None,
+    ) -> list[dict[str, float]]:
+        """Every objective's value for given candidates, re-ranked.
+
+        The candidates (e.g. from :meth:`candidates` or one model's slice of
+        :meth:`candidates_population`) are re-ranked into top-``K`` lists (``K`` =
+        :attr:`k`) for each weight, in one re-ranking call; the lists' hits are checked
+        against the held-out items and every objective is computed from the re-ranked lists.
+        For a ``[W]`` sequence of weights the per-user objectives of all ``W`` lists run in
+        one jitted, vmapped program (as :meth:`values_population` does for ``P`` models);
+        for one weight (``weights=None``) the lists are scored exactly as :meth:`values`
+        scores the model's own, so that weight 0, which keeps the model's order, gives the
+        values of the evaluator without a re-ranker bit for bit. The two routes agree to
+        float32 rounding (the jitted program fuses operations such as novelty's ``log2``
+        differently). Latency and size are measured once on ``model``, with the re-ranker at
+        its own weight in the timed path, and shared by all weights: the compiled programs'
+        cost does not depend on the weights' values (they are traced arrays).
+
+        Args:
+            items: ``[U, N]`` int candidate items of the evaluated users, best first, rows
+                in ``self.users`` order, known items excluded.
+            scores: ``[U, N]`` float their model scores.
+            rerank: the re-ranker (a :class:`~moorec.rerank.Reranker`, a name or a mapping);
+                ``None`` or ``"none"``: the first ``K`` candidates.
+            weights: ``None`` for the re-ranker's own weight (one dict), or a ``[W]``
+                sequence (``W`` dicts).
+            model: the model the candidates come from: its system objectives are measured
+                (unless ``system`` gives them) and its item embeddings read for
+                ``similarity="embedding"``.
+            system: system objectives already measured (e.g. ``{"latency_ms": ...,
+                "params": ...}``); used instead of measuring ``model``.
+
+        Returns:
+            One dict per weight, keyed like :meth:`__call__`.
+
+        Raises:
+            ConfigError: for candidates of the wrong shape or fewer than ``K`` per user, a
+                bad weight or re-ranker, or ``similarity="embedding"`` without a model that
+                has item embeddings.
+        """
+        reranker = self._reranker(as_reranker(rerank))
+        stage = Reranker("none") if reranker is None else reranker
+        inputs = self._inputs(stage, model)
+        return self._values_reranked(items, scores, stage, inputs, weights, model, system)
+
+    def _values_reranked(self, items, scores, stage, inputs, weights, model, system):
+        items, scores = np.asarray(items), np.asarray(scores, dtype=np.float32)
+        u = len(self.users)
+        if items.ndim != 2 or items.shape != scores.shape or items.shape[0] != u:
+            raise ConfigError(
+                f"candidates must be [U, N] items and scores for the U={u} evaluated users, "
+                f"got shapes {items.shape} and {scores.shape}"
+            )
+        if items.shape[1] < self.k:
+            raise ConfigError(
+                f"{items.shape[1]} candidates per user are fewer than the evaluator's "
+                f"k={self.k}; give at least {self.k}"
+            )
+        out = stage.apply(scores, items, inputs, weights, k=self.k)
+        hits = self._hits(out.items)
+        if system is not None:
+            measured = dict(system)
+        elif model is not None:
+            measured = self._measure(model, stage if stage.active else None)
+        else:
+            measured = {}
+        if out.items.ndim == 2:
+            # One list per user: scored exactly as values() scores the model's own lists.
+            ctx = self.context_from(out.items, hits)
+            return [self.values(dataclasses.replace(ctx, system=measured))]
+        return self.values_population(out.items, hits, system=[measured] * len(out.items))
+
+    def _reranker(self, reranker: Reranker | None) -> Reranker | None:
+        """``reranker`` if it re-ranks at all, checked against this evaluator."""
+        if reranker is None or not reranker.active:
+            return None
+        if reranker.candidates < self.k:
+            longest = max(self.objectives, key=lambda o: o.k or 0).key
+            raise ConfigError(
+                f"re-ranking candidates N={reranker.candidates} is fewer than the evaluator's "
+                f"k={self.k} (cutoff of {longest!r}); use candidates >= {self.k}"
+            )
+        return reranker
+
+    def _inputs(self, reranker: Reranker, model: Recommender | None = None) -> RerankInputs:
+        """The side information of the evaluated users for ``reranker`` (built once)."""
+        key = (reranker.method, reranker.similarity, reranker.head_share)
+        if key not in self._rerank_inputs:
+            self._rerank_inputs[key] = reranker.prepare(
+                self._known,
+                self.users,
+                categories=self.item_categories,
+                popularity=self.item_popularity,
+            )
+        inputs = self._rerank_inputs[key]
+        if reranker.needs_embeddings:
+            if model is None:
+                raise ConfigError(
+                    "similarity='embedding' reads the model's item embeddings: pass model="
+                )
+            inputs = reranker.with_model(inputs, model)
+        return inputs
+
+    def _hits(self, topk: np.ndarray) -> np.ndarray:
+        """``[..., U, K]`` bool: whether each listed item is held out for its user."""
+        if self._hit_keys is None:
+            row = np.full(self.n_users, -1, dtype=np.int64)
+            row[self.users] = np.arange(len(self.users))
+            keys = row[self._target.users] * self.n_items + self._target.items
+            self._hit_keys = np.unique(keys[row[self._target.users] >= 0])
+        rows = np.arange(topk.shape[-2], dtype=np.int64)[:, None]
+        keys = rows * self.n_items + np.asarray(topk, dtype=np.int64)
+        return np.isin(keys, self._hit_keys)
 
     def values(self, ctx: RankingContext) -> dict[str, float]:
         """Every objective's value computed from ``ctx``."""

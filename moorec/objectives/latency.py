@@ -1,4 +1,9 @@
-"""Serving cost: a jitted ``recommend(user_ids, k)`` and its measured latency."""
+"""Serving cost: a jitted ``recommend(user_ids, k)`` and its measured latency.
+
+With a re-ranker (:class:`~moorec.rerank.Reranker`), serving is the model's jitted top-``N``
+followed by the jitted re-ranking of those candidates into the top-``k``; both
+:func:`recommend` and :func:`measure_latency` then run (and time) the two together.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from flax import nnx
 from moorec.data.interactions import Interactions, history_matrix, padded_rows
 from moorec.errors import ConfigError, check_positive_int
 from moorec.models.base import Recommender
+from moorec.rerank.stage import Reranker, as_reranker
 
 __all__ = ["measure_latency", "recommend", "recommend_jit", "tie_order", "top_k"]
 
@@ -105,8 +111,11 @@ def recommend(
     known_csr: tuple[np.ndarray, np.ndarray] | None = None,
     known: Interactions | None = None,
     tie_seed: int | None = 0,
+    rerank=None,
+    item_categories=None,
+    item_popularity=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Recommend ``k`` items to each user.
+    """Recommend ``k`` items to each user, optionally re-ranked.
 
     Args:
         model: a trained recommender.
@@ -115,27 +124,68 @@ def recommend(
         known_csr: ``(indptr, indices)`` of items each user already has (e.g.
             ``moorec.data.csr_by_user(split.train)``); those are never recommended.
         known: the known interactions themselves; sequential models read each user's recent
-            items from them (required for those models).
+            items from them (required for those models), and so do the calibration and xQuAD
+            re-rankers.
         tie_seed: seed of the order of tied items (:func:`tie_order`; the evaluator's
             default, so that both rank ties alike), or ``None`` for index order.
+        rerank: ``None`` (the model's own top-``k``), or a re-ranker (a
+            :class:`~moorec.rerank.Reranker`, a method name or a mapping of its settings):
+            the model's top-``N`` (``N`` = its ``candidates``, at most the catalogue) is
+            re-ranked into the top-``k``.
+        item_categories: ``[n_items, C]`` bool categories for a re-ranker that reads them;
+            by default ``known.item_features.categories``.
+        item_popularity: ``[n_items]`` training counts forming xQuAD's head and tail; by
+            default ``known.item_counts()``.
 
     Returns:
-        ``(items, scores)``: ``[B, k]`` int32 item indices and float32 scores, best first.
+        ``(items, scores)``: ``[B, k]`` int32 item indices and their float32 model scores,
+        best first (with a re-ranker: in the re-ranked order, so the scores need not
+        decrease).
+
+    Raises:
+        ConfigError: for a bad ``k``, or a re-ranker whose ``candidates`` is smaller than
+            ``k`` or whose side information is missing.
     """
     k = check_positive_int("k", k)
+    reranker = _active(rerank, k, model.n_items)
     order = tie_order(model.n_items, tie_seed)
     users = np.asarray(users, dtype=np.int32)
+    inputs = None
+    if reranker is not None:
+        inputs = reranker.prepare(
+            known, users, categories=item_categories, popularity=item_popularity, model=model
+        )
     if known_csr is None:
         exclude = np.full((len(users), 8), model.n_items, dtype=np.int32)
     else:
         exclude = padded_rows(*known_csr, users, model.n_items)
     history = _history(model, known, users)
     graphdef, state = nnx.split(model)
+    n = k if reranker is None else min(reranker.candidates, model.n_items)
     items, scores = recommend_jit(
         graphdef, state, jnp.asarray(users), jnp.asarray(exclude), history,
-        None if order is None else jnp.asarray(order), k=k,
+        None if order is None else jnp.asarray(order), k=n,
     )  # fmt: skip
-    return np.asarray(items), np.asarray(scores)
+    items, scores = np.asarray(items), np.asarray(scores)
+    if reranker is None:
+        return items, scores
+    out = reranker.apply(scores, items, inputs, k=k)
+    return out.items, np.take_along_axis(scores, out.positions, axis=1)
+
+
+def _active(rerank, k: int, n_items: int) -> Reranker | None:
+    """The re-ranker of ``rerank`` if it re-ranks at all, checked against the list length."""
+    reranker = as_reranker(rerank)
+    if reranker is None or not reranker.active:
+        return None
+    if reranker.candidates < k:
+        raise ConfigError(
+            f"re-ranking candidates N={reranker.candidates} is fewer than the list length "
+            f"k={k}; use candidates >= {k}"
+        )
+    if k > n_items:
+        raise ConfigError(f"k={k} is longer than the catalogue of {n_items} items")
+    return reranker
 
 
 def _history(model: Recommender, known: Interactions | None, users: np.ndarray):
@@ -160,22 +210,55 @@ def measure_latency(
     warmup: int = 3,
     seed: int = 0,
     tie_seed: int | None = 0,
-) -> dict[str, float]:
+    rerank=None,
+    item_categories=None,
+    item_popularity=None,
+) -> dict:
     """Time ``recommend`` on a batch of users after warm-up.
 
     The batch is ``batch`` users drawn with a seeded generator (with replacement when the data
     has fewer users). Compilation happens in the warm-up calls and is reported apart. The
-    timed program is the model's own ``recommend`` alone (scores, exclusion, top-k with ties
+    timed program is the model's own ``recommend`` (scores, exclusion, top-k with ties
     broken by ``tie_seed``'s order, as :func:`recommend` serves it).
 
+    With a re-ranker, each timed call is what :func:`recommend` serves with it: the jitted
+    top-``N`` call, then the jitted re-ranking of that batch's candidates into the top-``k``
+    (:meth:`~moorec.rerank.Reranker.apply`), waiting for the re-ranked lists on the host. The
+    users' side information (history distributions, head/tail shares, item embeddings) is
+    prepared once before timing, as a server would cache it. The cost of the compiled
+    programs does not depend on the weight's value.
+
+    Args:
+        model: the model to time.
+        known_csr: ``(indptr, indices)`` of the items to exclude per user, or ``None``.
+        known: the known interactions (sequential models, calibration and xQuAD read them).
+        batch: users per call.
+        k: list length.
+        repeats: timed calls.
+        warmup: untimed calls first (the first one compiles).
+        seed: seed of the batch's users.
+        tie_seed: seed of the order of tied items (:func:`tie_order`).
+        rerank: ``None`` or a re-ranker, as in :func:`recommend`.
+        item_categories: ``[n_items, C]`` categories for the re-ranker, as in
+            :func:`recommend`.
+        item_popularity: ``[n_items]`` training counts for xQuAD, as in :func:`recommend`.
+
     Returns:
-        ``{"median_ms", "p95_ms", "compile_ms", "batch", "k"}``.
+        ``{"median_ms", "p95_ms", "compile_ms", "batch", "k"}``; with a re-ranker also
+        ``"candidates"`` (``N``) and ``"rerank"`` (its settings), the timed path being model
+        and re-ranker together.
     """
     batch = check_positive_int("batch", batch)
     k = check_positive_int("k", k)
     repeats = check_positive_int("repeats", repeats)
+    reranker = _active(rerank, k, model.n_items)
     rng = np.random.default_rng(seed)
     users = rng.choice(model.n_users, size=batch, replace=model.n_users < batch).astype(np.int32)
+    inputs = None
+    if reranker is not None:
+        inputs = reranker.prepare(
+            known, users, categories=item_categories, popularity=item_popularity, model=model
+        )
     exclude = (
         np.full((batch, 8), model.n_items, dtype=np.int32)
         if known_csr is None
@@ -186,20 +269,37 @@ def measure_latency(
     order = None if order is None else jnp.asarray(order)
     graphdef, state = nnx.split(model)
     u, ex = jnp.asarray(users), jnp.asarray(exclude)
+    if reranker is None:
+
+        def serve():
+            return jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, order, k=k))
+
+    else:
+        n = min(reranker.candidates, model.n_items)
+
+        def serve():
+            items, scores = recommend_jit(graphdef, state, u, ex, history, order, k=n)
+            # apply() reads the candidates on the host and returns host arrays: the re-ranked
+            # lists are complete when it returns.
+            return reranker.apply(scores, items, inputs, k=k)
+
     t0 = time.perf_counter()
-    jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, order, k=k))
+    serve()
     compile_ms = (time.perf_counter() - t0) * 1e3
     for _ in range(max(0, warmup - 1)):
-        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, order, k=k))
+        serve()
     times = np.empty(repeats)
     for r in range(repeats):
         t0 = time.perf_counter()
-        jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, order, k=k))
+        serve()
         times[r] = (time.perf_counter() - t0) * 1e3
-    return {
+    out = {
         "median_ms": float(np.median(times)),
         "p95_ms": float(np.percentile(times, 95)),
         "compile_ms": compile_ms,
         "batch": batch,
         "k": k,
     }
+    if reranker is not None:
+        out.update(candidates=n, rerank=reranker.settings())
+    return out
