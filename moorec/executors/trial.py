@@ -17,6 +17,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from moorec.errors import UnknownNameError
+from moorec.executors.posthoc import (
+    POSTHOC_NAMES,
+    StateCache,
+    Sweep,
+    reranker_of,
+    training_key,
+)
 from moorec.models.registry import _MODELS, create
 from moorec.objectives.evaluate import Evaluator
 from moorec.train.loop import TrainConfig, fit
@@ -53,12 +60,18 @@ def searchable_names(model: str) -> list[str]:
         if name not in ("n_users", "n_items", "rngs", "self", "train")
         and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
-    return sorted(set(TRAIN_FIELDS) | set(getattr(factory, "hparam_names", ())) | set(params))
+    names = set(TRAIN_FIELDS) | set(getattr(factory, "hparam_names", ())) | set(params)
+    return sorted(names | set(POSTHOC_NAMES))
 
 
 def split_settings(model: str, settings: Mapping[str, Any]):
-    """``(train settings, loss weights, model constructor settings)`` of one candidate."""
+    """``(train settings, loss weights, model constructor settings)`` of one candidate.
+
+    Post-hoc settings (the re-ranker's, :data:`~moorec.executors.posthoc.POSTHOC_NAMES`) are
+    none of the three: they apply after training.
+    """
     hp = set(getattr(_MODELS[model], "hparam_names", ())) - {"l2"}
+    settings = {k: v for k, v in settings.items() if k not in POSTHOC_NAMES}
     train = {k: v for k, v in settings.items() if k in TRAIN_FIELDS}
     weights = {k: float(v) for k, v in settings.items() if k in hp}
     model_kw = {k: v for k, v in settings.items() if k not in train and k not in weights}
@@ -108,6 +121,12 @@ class TrialSpec:
         keys: objective (and constraint) keys each trial reports.
         fixed: settings every candidate shares (merged under each candidate's config).
         seed: seed of every candidate's initialisation, shuffling and negatives.
+        sweep: a :class:`~moorec.executors.posthoc.Sweep` every trained candidate is also
+            evaluated over (on validation), or ``None``.
+        reuse: keep trained models by their training part
+            (:class:`~moorec.executors.posthoc.StateCache`), so that candidates differing
+            only in post-hoc settings, and the front's test re-scoring, train nothing.
+        state_dir: the folder where :attr:`reuse` writes trained states (``None``: memory).
     """
 
     split: Any
@@ -115,6 +134,9 @@ class TrialSpec:
     keys: tuple[str, ...]
     fixed: Mapping[str, Any]
     seed: int
+    sweep: Sweep | None = None
+    reuse: bool = False
+    state_dir: str | None = None
 
     def build(self) -> Trainer:
         """A :class:`Trainer` for this spec (evaluators prepared once)."""
@@ -138,13 +160,20 @@ class TrialSpec:
 
 
 class Trainer:
-    """Trains and scores one candidate at a time; evaluators are built once and reused."""
+    """Trains and scores one candidate at a time; evaluators are built once and reused.
+
+    Attributes:
+        cache: trained models by training part when the spec asks for reuse, else ``None``.
+        trainings: models trained by this trainer (found again from the cache: not counted).
+    """
 
     def __init__(self, spec: TrialSpec):
         self.spec = spec
         self.valid = Evaluator(spec.split, "valid", list(spec.keys))
         self._test: Evaluator | None = None
         self._stop: dict[str, Any] = {}
+        self.cache = StateCache(spec.state_dir) if spec.reuse else None
+        self.trainings = 0
 
     def stopping(self, metric: str):
         """``(evaluator, validate function, maximise)`` driving early stopping on ``metric``."""
@@ -158,7 +187,73 @@ class Trainer:
         cfg, model_kw = self.spec.settings(config)
         _, validate, maximize = self.stopping(cfg.valid_metric)
         model = self.spec.create(model_kw)
+        self.trainings += 1
         return fit(model, self.spec.split.train, cfg, validate=validate, maximize=maximize)
+
+    def trained(self, config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], bool]:
+        """``(model, summary, trained_now)`` of ``config``'s training part.
+
+        With reuse, a model trained before (in memory or in the state folder) is returned
+        without training; ``summary`` holds ``train_seconds``, ``best_epoch`` and
+        ``epochs_run`` of the fit that made it.
+        """
+        key = training_key(config) if self.cache is not None else None
+        if key is not None:
+            _, model_kw = self.spec.settings(config)
+            got = self.cache.get(key, lambda: self.spec.create(model_kw))
+            if got is not None:
+                return got[0], got[1], False
+        t0 = time.perf_counter()
+        result = self.fit(config)
+        summary = {
+            "train_seconds": time.perf_counter() - t0,
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+        }
+        if key is not None:
+            self.cache.put(key, result.model, summary)
+        return result.model, summary, True
+
+    def reranker(self, config: Mapping[str, Any]):
+        """The candidate's re-ranker (``None``: its own top-K), fixed settings merged under it."""
+        return reranker_of({**self.spec.fixed, **config})
+
+    def score(self, model, config: Mapping[str, Any], part: str, summary: Mapping[str, Any],
+              trained_now: bool = True) -> dict[str, Any]:  # fmt: skip
+        """The record of a trained ``model`` for ``config`` on ``part`` (re-ranked as it says).
+
+        On validation, with a sweep, the record also holds ``"sweep"``: one entry per grid
+        point (``{"config", "status", "valid", ...}``, each a record of its own), all from one
+        re-ranking call on one candidate ranking.
+        """
+        ev = self.evaluator(part)
+        t1 = time.perf_counter()
+        rr = self.reranker(config)
+        values = ev(model) if rr is None else ev(model, rerank=rr)
+        # train_seconds: the fit that made the model (the run store keeps it on the trial that
+        # owns the model, and 0 on those that reuse it); trained: whether it was fitted now.
+        rec = ok_record(values, summary["train_seconds"], time.perf_counter() - t1,
+                        summary["best_epoch"], summary["epochs_run"], part)  # fmt: skip
+        if self.spec.reuse:
+            rec["trained"] = trained_now
+        if part == "valid" and self.spec.sweep is not None and rec["status"] == "ok":
+            rec["sweep"] = self.sweep(model, config, summary)
+        return rec
+
+    def sweep(self, model, config: Mapping[str, Any], summary: Mapping[str, Any]) -> list[dict]:
+        """The sweep's records for one trained ``model`` (validation)."""
+        configs = self.spec.sweep.configs(config, self.spec.fixed)
+        rr = self.reranker(configs[0])
+        t0 = time.perf_counter()
+        try:
+            values = self.valid.sweep(model, rr, [c["rerank_weight"] for c in configs])
+        except Exception as err:
+            return [{"config": c, **failed_record(err)} for c in configs]
+        each = (time.perf_counter() - t0) / len(configs)
+        return [
+            {"config": c, **ok_record(v, 0.0, each, summary["best_epoch"], summary["epochs_run"])}
+            for c, v in zip(configs, values, strict=True)
+        ]
 
     def evaluator(self, part: str = "valid") -> Evaluator:
         """The evaluator of the run's objectives on ``part`` (the test one is built once needed)."""
@@ -175,14 +270,17 @@ class Trainer:
         Training is the same on either part (early stopping on validation), so a front member
         re-scored on test is the model that was scored on validation.
         """
-        ev = self.evaluator(part)
+        self.evaluator(part)
         t0 = time.perf_counter()
         try:
-            result = self.fit(config)
-            t1 = time.perf_counter()
-            values = ev(result.model)
-            return ok_record(values, t1 - t0, time.perf_counter() - t1, result.best_epoch,
-                             len(result.history), part)  # fmt: skip
+            if self.cache is None and self.spec.sweep is None and self.reranker(config) is None:
+                result = self.fit(config)  # a one-level search: exactly as it always was
+                t1 = time.perf_counter()
+                values = self.evaluator(part)(result.model)
+                return ok_record(values, t1 - t0, time.perf_counter() - t1, result.best_epoch,
+                                 len(result.history), part)  # fmt: skip
+            model, summary, now = self.trained(config)
+            return self.score(model, config, part, summary, now)
         except Exception as err:
             return failed_record(err, time.perf_counter() - t0, part)
 

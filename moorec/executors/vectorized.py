@@ -11,6 +11,11 @@ is halved and run again. With several devices the candidate axis is sharded over
 
 System objectives are never measured on the population program: each candidate's latency is
 its own ``recommend`` call timed alone, and its size is its own parameter count.
+
+In a two-level search (re-ranking settings, a sweep), a candidate whose model the trainer's
+state cache holds is scored without training; the others are trained together as above, and
+each trained model is kept in the cache and scored (re-ranked, swept) by the trainer, one
+candidate at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from flax import nnx
 
 from moorec.errors import ConfigError
 from moorec.executors.base import Executor
+from moorec.executors.posthoc import training_key
 from moorec.executors.trial import Trainer, TrialSpec, check_part, failed_record, ok_record
 from moorec.models.base import count_params
 from moorec.objectives.base import parse_all
@@ -140,7 +146,12 @@ class VectorizedExecutor(Executor):
             raise ConfigError("executor not started: call start(factory) first")
         ev = self.trainer.evaluator(check_part(part))
         buckets: dict[str, list[tuple[int, Any, dict]]] = defaultdict(list)
+        cache = self.trainer.cache
+        self._configs = configs
         for i, config in enumerate(configs):
+            if cache is not None and training_key(config) in cache:
+                yield i, self.trainer(config, part)  # trained before: scored, not trained
+                continue
             try:
                 cfg, model_kw = self.spec.settings(config)
             except Exception as err:
@@ -163,6 +174,8 @@ class VectorizedExecutor(Executor):
 
     def _needs_models(self) -> bool:
         """Whether an objective is measured on each candidate's own model (latency, PEFT size)."""
+        if self.trainer.cache is not None:  # two-level: each model is kept and re-ranked
+            return True
         keys = {o.key for o in self.trainer.valid.objectives}
         return bool(keys & {"latency_ms", "latency_p95_ms", "trainable_params"})
 
@@ -195,6 +208,9 @@ class VectorizedExecutor(Executor):
                 yield i, failed_record(r.error, train_s, part)
         if not ok:
             return
+        if self.trainer.cache is not None:
+            yield from self._score_each(members, results, ok, train_s, part)
+            return
         params = fitted.params
         rest = fitted.rest
         if len(ok) < len(results):
@@ -222,6 +238,19 @@ class VectorizedExecutor(Executor):
         for j, v in zip(ok, values, strict=True):
             r = results[j]
             yield members[j][0], ok_record(v, train_s, eval_s, r.best_epoch, len(r.history), part)
+
+    def _score_each(self, members, results, ok, train_s, part):
+        """Two-level: keep each trained model in the cache and let the trainer score it."""
+        for j in ok:
+            i, r = members[j][0], results[j]
+            config = self._configs[i]
+            summary = {"train_seconds": train_s, "best_epoch": r.best_epoch,
+                       "epochs_run": len(r.history)}  # fmt: skip
+            self.trainer.cache.put(training_key(config), r.model, summary)
+            try:
+                yield i, self.trainer.score(r.model, config, part, summary)
+            except Exception as err:
+                yield i, failed_record(err, train_s, part)
 
     def _train(self, cfgs, models, materialize):
         metric = cfgs[0].valid_metric

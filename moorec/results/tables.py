@@ -43,6 +43,7 @@ ALGORITHM_NAMES = {
     "moead": "MOEA/D",
     "smsemoa": "SMS-EMOA",
     "random": "random search",
+    "baseline": "baseline sweep",
 }
 
 _LATEX_SPECIAL = {

@@ -23,6 +23,7 @@
     generations = 8
     seed = 0
     executor = "auto"            # sequential | vectorized | processes | dask | auto
+    sweep = { rerank_weight = 21 }   # optional: each trained candidate re-ranked at 21 weights
     objectives = ["ndcg@10", "ild@10", "latency_ms"]
     constraints = ["latency_ms <= 5"]
 
@@ -62,6 +63,7 @@ SECTIONS = {
         "knee_weights",
         "executor",
         "executor_options",
+        "sweep",
     ),
     "reference": None,
     "space": None,
@@ -90,6 +92,7 @@ _TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("search", "knee_weights"): (list,),
     ("search", "executor"): (str,),
     ("search", "executor_options"): (dict,),
+    ("search", "sweep"): (dict,),
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
 
@@ -159,6 +162,7 @@ def search_settings(cfg: Mapping[str, Any], executor: str | None = None) -> dict
         "knee_weights": s.get("knee_weights"),
         "executor": executor or s.get("executor", "sequential"),
         "executor_options": s.get("executor_options"),
+        **({"sweep": s["sweep"]} if "sweep" in s else {}),
         "fixed": cfg.get("fixed", {}),
         "reference": cfg.get("reference"),
     }

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from moorec.env import environment
 from moorec.errors import ConfigError, UnknownNameError
 from moorec.executors.base import Executor, Given, make_executor
+from moorec.executors.posthoc import POSTHOC_NAMES, Sweep
 from moorec.executors.trial import TrialSpec, searchable_names
 from moorec.models.registry import _MODELS
 from moorec.objectives.base import Objective, parse_all
@@ -64,6 +65,7 @@ class CheckedSearch(NamedTuple):
     fixed: dict[str, Any]
     reference: dict[str, list[float]]
     knee_weights: list[float] | None
+    sweep: Sweep | None = None
 
 
 def check_search(
@@ -83,6 +85,7 @@ def check_search(
     executor: str | Executor = "sequential",
     executor_options: Mapping[str, Any] | None = None,
     custom_trainer: bool = False,
+    sweep: Mapping[str, Any] | Sweep | None = None,
 ) -> CheckedSearch:
     """Check every setting of a search before any work; :func:`search` and TOML configs call it.
 
@@ -100,6 +103,7 @@ def check_search(
             ``reference`` key, or a fixed or searched name that is neither a training nor a
             model setting (the message lists the valid ones).
     """
+    sweep = _check_sweep(sweep, custom_trainer)
     if isinstance(space, Mapping):
         space = Space.from_dict(space)
     if not isinstance(space, Space):
@@ -148,7 +152,37 @@ def check_search(
         if isinstance(err, ConfigError):
             raise
         raise ConfigError(f"executor {executor!r}: {err}") from None
-    return CheckedSearch(space, objs, cons, fixed, refs, weights)
+    if not custom_trainer:
+        _check_candidates(space, fixed, objs, sweep)
+    return CheckedSearch(space, objs, cons, fixed, refs, weights, sweep)
+
+
+def _check_sweep(sweep, custom_trainer: bool) -> Sweep | None:
+    if sweep is None or isinstance(sweep, Sweep):
+        return sweep
+    if custom_trainer:
+        raise ConfigError("a sweep re-ranks moorec's own models; a custom trainer cannot take one")
+    return Sweep(sweep)
+
+
+def _check_candidates(space: Space, fixed: Mapping[str, Any], objs, sweep: Sweep | None):
+    """Refuse a re-ranking candidate list shorter than the longest cutoff of the objectives."""
+    ks = [o.k for o in objs if o.k is not None]
+    if not ks or not (sweep is not None or is_two_level(space, fixed)):
+        return
+    var = space.variables.get("rerank_candidates")
+    values = list(var.extremes()) if var is not None else [fixed.get("rerank_candidates", 100)]
+    for n in values:
+        if isinstance(n, int) and not isinstance(n, bool) and n < max(ks):
+            raise ConfigError(
+                f"rerank_candidates = {n} is shorter than the cutoff k={max(ks)} of the "
+                f"objectives; use rerank_candidates >= {max(ks)}"
+            )
+
+
+def is_two_level(space: Space, fixed: Mapping[str, Any]) -> bool:
+    """Whether candidates have post-hoc settings (re-ranking) searched or fixed."""
+    return bool(set(POSTHOC_NAMES) & (set(space.names) | set(fixed)))
 
 
 def search(
@@ -172,6 +206,7 @@ def search(
     trainer=None,
     executor: str | Executor = "sequential",
     executor_options: Mapping[str, Any] | None = None,
+    sweep: Mapping[str, Any] | Sweep | None = None,
 ) -> Run:
     """Search ``space`` for the best trade-offs between ``objectives`` and store the run.
 
@@ -210,11 +245,21 @@ def search(
             :class:`~moorec.executors.Executor`. Every executor gives the same records; the
             one that ran is recorded in the manifest (``executor``) and in each trial.
         executor_options: settings of the executor (see :func:`moorec.executors.make_executor`).
+        sweep: evaluate every trained candidate also over a grid of re-ranking weights, e.g.
+            ``{"rerank_weight": 21}`` (21 weights from 0 to 1) or ``{"rerank_weight": [...],
+            "rerank": "dpp"}`` (see :class:`~moorec.executors.posthoc.Sweep`); each grid point
+            is a trial with ``"parent"`` (the trial that trained its model).
+
+    A search whose space or fixed settings hold re-ranking settings (``rerank``,
+    ``rerank_weight``, ``rerank_candidates``, ...) or that has a sweep is *two-level*:
+    candidates that differ only in those settings share one trained model, kept in the run
+    folder's ``states/`` so that a resumed search and the front's test re-scoring find it
+    again without training.
 
     Returns:
         The stored :class:`~moorec.results.Run`.
     """
-    space, objs, cons, fixed, reference, _ = check_search(
+    space, objs, cons, fixed, reference, _, sweep = check_search(
         space,
         objectives,
         model=model,
@@ -230,17 +275,22 @@ def search(
         executor=executor,
         executor_options=executor_options,
         custom_trainer=trainer is not None,  # a custom trainer defines its own variables
+        sweep=sweep,
     )
     algo = make_algorithm(algorithm, pop_size, len(objs), space)
     keys = list(dict.fromkeys([o.key for o in objs] + [c.key for c in cons]))
     manifest = run_manifest(
         data_info=data_info, model=model, space=space, fixed=fixed, objs=objs, cons=cons,
         algorithm=algorithm, pop_size=pop_size, generations=generations, seed=seed,
-        knee=knee, knee_weights=knee_weights, reference=reference,
+        knee=knee, knee_weights=knee_weights, reference=reference, sweep=sweep,
     )  # fmt: skip
     executor_ = make_executor(executor, **dict(executor_options or {}))
     store = RunStore.create_or_resume(out, manifest)
-    spec = TrialSpec(split, model, tuple(keys), fixed, seed)
+    two_level = trainer is None and (sweep is not None or is_two_level(space, fixed))
+    spec = TrialSpec(
+        split, model, tuple(keys), fixed, seed, sweep=sweep, reuse=two_level,
+        state_dir=str(store.path / "states") if two_level else None,
+    )  # fmt: skip
     trials = TrialRunner(
         store,
         executor_,
@@ -248,6 +298,8 @@ def search(
         seed=seed,
         constraints=cons,
         on_start=lambda: store.update_manifest(executor=executor_.describe()),
+        two_level=two_level,
+        fixed=fixed,
     )
     problem = RecProblem(
         space,
@@ -301,7 +353,7 @@ def run_manifest(
     *,
     data_info: Mapping[str, Any] | None,
     model: str,
-    space: Space,
+    space: Space | None,
     fixed: Mapping[str, Any],
     objs: Sequence[Objective],
     cons: Sequence[Constraint],
@@ -312,15 +364,19 @@ def run_manifest(
     knee: str,
     knee_weights: Sequence[float] | None,
     reference: Mapping[str, Sequence[float]] | None,
+    sweep: Sweep | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a search: its config (and hash), objectives, evaluation and machine.
 
-    The config part decides whether a folder is resumed (same hash) or refused.
+    The config part decides whether a folder is resumed (same hash) or refused. ``space``
+    ``None`` is a run without search variables (a baseline); ``extra`` entries are added to
+    the config (e.g. ``{"baseline": {...}}``).
     """
     config = {
         "data": dict(data_info or {}),
         "model": model,
-        "space": space.to_dict(),
+        "space": {} if space is None else space.to_dict(),
         "fixed": dict(fixed),
         "objectives": [o.key for o in objs],
         "constraints": [str(c) for c in cons],
@@ -333,6 +389,9 @@ def run_manifest(
             "knee_weights": knee_weights,
         },
         "reference": {k: list(v) for k, v in (reference or {}).items()},
+        # only when given, so that the hash of a one-level search stays what it was
+        **({"sweep": sweep.to_dict()} if sweep is not None else {}),
+        **dict(extra or {}),
     }
     env = environment()
     return {

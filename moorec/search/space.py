@@ -349,7 +349,7 @@ def integer_settings(model: str) -> set[str]:
     from moorec.train.loop import TrainConfig
 
     types = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
-    names = {n for n in TRAIN_FIELDS if types[n] == "int"}
+    names = {n for n in TRAIN_FIELDS if types[n] == "int"} | {"rerank_candidates"}
     for name, param in _model_parameters(model).items():
         parts = {p.strip() for p in _annotation(param).split("|")}
         if "int" in parts and "float" not in parts:
@@ -362,7 +362,9 @@ def check_settings(model: str, settings: Mapping[str, Any]) -> None:
 
     The training settings go through :class:`~moorec.train.TrainConfig` (the checks training
     itself makes), the loss weights through the model's ``hparam_names`` (see
-    :func:`_check_weight`), the constructor settings through :func:`_check_model_settings`.
+    :func:`_check_weight`), the constructor settings through :func:`_check_model_settings`,
+    the post-hoc settings (``rerank``, ``rerank_weight``, ...) through
+    :class:`~moorec.rerank.Reranker`.
     Names must already be valid (:func:`~moorec.executors.trial.searchable_names`).
 
     Args:
@@ -374,11 +376,18 @@ def check_settings(model: str, settings: Mapping[str, Any]) -> None:
         UnknownNameError: for a name from a fixed set that is not in it (``optimizer``,
             ``valid_metric``).
     """
+    from moorec.executors.posthoc import POSTHOC_NAMES, reranker_of
     from moorec.executors.trial import TRAIN_FIELDS
     from moorec.models.registry import _MODELS
     from moorec.objectives.base import parse
     from moorec.train.loop import TrainConfig
 
+    posthoc = {k: v for k, v in settings.items() if k in POSTHOC_NAMES}
+    if posthoc:
+        # the method's own checks; rerank = "none" checks the other settings with MMR's
+        reranker_of({**posthoc, "rerank": posthoc.get("rerank", "mmr")} if
+                    posthoc.get("rerank", "none") == "none" else posthoc)  # fmt: skip
+    settings = {k: v for k, v in settings.items() if k not in POSTHOC_NAMES}
     factory = _MODELS[model]
     names = tuple(getattr(factory, "hparam_names", ()))
     train = {k: v for k, v in settings.items() if k in TRAIN_FIELDS}

@@ -5,6 +5,13 @@ configs; the runner answers each config already in the store from its stored rec
 how a resumed search replays), hands the others to the executor, and appends the executor's
 records to ``trials.jsonl`` in population order as soon as every earlier one is in. At the end
 it re-scores the front's members on the test split through the same executor.
+
+In a two-level search (post-hoc settings searched, or a sweep), candidates that share a
+training part share one trained model. The configs whose model is not trained yet go to the
+executor first, one per training part; the others follow once those are stored, and find
+their model in the trainer's state cache (they record ``"parent"``: the trial that trained
+it). A trained candidate's sweep points are stored right after it, each a trial with
+``"parent"`` set to it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from moorec.executors.base import Executor
+from moorec.executors.posthoc import effective_config, training_key
 from moorec.results.store import RunStore
 from moorec.search.problem import Constraint
 from moorec.search.space import config_key
@@ -31,6 +39,10 @@ class TrialRunner:
         seed: the run's seed, recorded in each trial.
         constraints: the constraints; each ok trial records whether it meets them.
         on_start: called once when the executor has started (e.g. to record it).
+        two_level: candidates sharing a training part share one trained model (see above);
+            a config's key is that of its effective config (post-hoc settings without a
+            re-ranker dropped: :func:`~moorec.executors.posthoc.effective_config`).
+        fixed: the run's fixed settings (whether a re-ranker is fixed).
 
     Attributes:
         generation: the generation the next stored trials belong to.
@@ -47,6 +59,8 @@ class TrialRunner:
         seed: int,
         constraints: Sequence[Constraint],
         on_start: Callable[[], None] | None = None,
+        two_level: bool = False,
+        fixed: dict[str, Any] | None = None,
     ):
         self.store = store
         self.executor = executor
@@ -60,6 +74,13 @@ class TrialRunner:
         self.generation = 0
         self.trained = 0
         self.started = False
+        self.two_level = two_level
+        self.fixed = dict(fixed or {})
+        # training key -> the trial that trained its model (two-level searches)
+        self.parents: dict[str, int] = {}
+        for t in store.trials():
+            if two_level and t["status"] == "ok" and t.get("trained"):
+                self.parents.setdefault(training_key(t["config"]), t["trial"])
 
     @property
     def resumed(self) -> bool:
@@ -79,7 +100,7 @@ class TrialRunner:
 
         A config that appears twice in ``configs`` is trained once.
         """
-        keys = [config_key(cfg) for cfg in configs]
+        keys = [self.key(cfg) for cfg in configs]
         self.reused.update(k for k in keys if k in self.stored_keys)
         todo: dict[str, int] = {}  # key -> index of its first occurrence
         for index, key in enumerate(keys):
@@ -87,21 +108,67 @@ class TrialRunner:
                 todo[key] = index
         if todo:
             self.start()
-            order = list(todo.values())
-            finished: dict[int, dict[str, Any]] = {}
-            cursor = 0
-            # Records are stored in population order as soon as every earlier one is in.
-            for j, rec in self.executor.run([configs[i] for i in order]):
-                finished[j] = rec
-                while cursor < len(order) and cursor in finished:
-                    index = order[cursor]
-                    self._store(finished.pop(cursor), index, keys[index], configs[index])
-                    cursor += 1
+            for wave in self._waves(list(todo.values()), configs):
+                # Records are stored in population order as soon as every earlier one is in.
+                order = [i for i in wave if keys[i] not in self.done]
+                finished: dict[int, dict[str, Any]] = {}
+                cursor = 0
+                for j, rec in self.executor.run([configs[i] for i in order]):
+                    finished[j] = rec
+                    while cursor < len(order) and cursor in finished:
+                        index = order[cursor]
+                        self._store(finished.pop(cursor), index, keys[index], configs[index])
+                        cursor += 1
         return [self.done[key] for key in keys]
+
+    def key(self, config: dict[str, Any]) -> str:
+        """The run-store key of ``config``."""
+        if self.two_level:
+            return config_key(effective_config(config, self.fixed))
+        return config_key(config)
+
+    def _waves(self, order: list[int], configs: list[dict[str, Any]]) -> list[list[int]]:
+        """The configs to run as waves: all at once, or (two-level) two waves.
+
+        The first wave holds the first config of each training part not trained yet, the
+        second the rest, whose models the first wave trains.
+        """
+        if not self.two_level:
+            return [order]
+        first, rest, seen = [], [], set(self.parents)
+        for i in order:
+            key = training_key(configs[i])
+            (rest if key in seen else first).append(i)
+            seen.add(key)
+        return [w for w in (first, rest) if w]
 
     __call__ = evaluate
 
     def _store(self, rec: dict[str, Any], index: int, key: str, cfg: dict[str, Any]) -> None:
+        sweep = rec.pop("sweep", None)
+        if self.two_level and rec["status"] == "ok":
+            # The first stored trial of a training part owns its model ("trained"); later ones
+            # point to it. Decided here, not by whether the executor fitted the model just now,
+            # so that a resumed run (whose model may come back from states/) stores the same.
+            parent = self.parents.get(training_key(cfg))
+            rec["trained"] = parent is None
+            if parent is not None:
+                rec["parent"] = parent
+                rec["train_seconds"] = 0.0
+        trial = self._append(rec, index, key, cfg)
+        if self.two_level and rec["status"] == "ok" and rec["trained"]:
+            self.parents[training_key(cfg)] = trial
+        for point in sweep or ():
+            point = dict(point)
+            child_cfg = point.pop("config")
+            child_key = self.key(child_cfg)
+            if child_key in self.done:  # the same config was stored before: keep that one
+                continue
+            point.update(trained=False, parent=trial, train_seconds=0.0)
+            self._append(point, index, child_key, child_cfg, count=False)
+
+    def _append(self, rec: dict[str, Any], index: int, key: str, cfg: dict[str, Any],
+                count: bool = True) -> int:  # fmt: skip
         if rec["status"] == "ok":
             rec["feasible"] = all(c.g(rec["valid"][c.key]) <= 0 for c in self.constraints)
         rec = {
@@ -117,7 +184,8 @@ class TrialRunner:
         }
         self.store.append_trial(rec)
         self.done[key] = rec
-        self.trained += 1
+        self.trained += int(count)
+        return rec["trial"]
 
     def test(self, members: Iterable[dict[str, Any]], report: Callable[[str], None] | None = None):
         """Re-score front ``members`` that have no test values yet on the test split.
