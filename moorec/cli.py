@@ -241,6 +241,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     from moorec.search.config import load_config, run_config
 
     cfg = load_config(args.config)
+    if args.baseline:
+        from moorec.search.config import run_baseline_config
+
+        run = run_baseline_config(
+            cfg, args.out, rerank=args.baseline_rerank, weights=args.baseline_weights,
+            progress=not args.quiet,
+        )  # fmt: skip
+        print(f"\nbaseline stored in {run.path}")
+        return 0
     run = run_config(cfg, args.out, progress=not args.quiet, executor=args.executor)
     print(f"\nrun stored in {run.path}")
     return 0
@@ -531,6 +540,26 @@ def build_parser() -> argparse.ArgumentParser:
         choices=EXECUTOR_NAMES,
         help="how each generation is trained (overrides search.executor; default sequential): "
         "vectorized on an accelerator, processes over CPU cores, dask on a cluster, auto picks",
+    )
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="instead of searching, store the baseline front of the config's data, split, "
+        "model and objectives in --out: one model with its family's default settings, "
+        "re-ranked over a sweep of weights (overlay it with `moorec report`)",
+    )
+    p.add_argument(
+        "--baseline-rerank",
+        default="mmr",
+        choices=("mmr", "dpp", "calibration", "xquad"),
+        help="the re-ranker of --baseline",
+    )
+    p.add_argument(
+        "--baseline-weights",
+        type=int,
+        default=21,
+        metavar="N",
+        help="evenly spaced weights from 0 to 1 of --baseline (N >= 2)",
     )
     p.set_defaults(func=cmd_search)
     p = sub.add_parser("plot", help="draw one figure from one or more run folders")

@@ -215,3 +215,25 @@ def test_help_shows_defaults(capsys, command, shown):
     for piece in shown:
         assert " ".join(piece.split()) in text
     assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_search_command_baseline_stores_a_sweep_run(tmp_path, capsys):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SEARCH_TOML.replace("[fixed]", "[fixed]\nrerank_candidates = 20"))
+    out = tmp_path / "base"
+    assert main(["search", str(cfg), "--out", str(out), "--baseline", "--baseline-weights",
+                 "3", "--quiet"]) == 0  # fmt: skip
+    assert "baseline stored in" in capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["search"]["algorithm"] == "baseline"
+    assert manifest["config"]["fixed"]["rerank_candidates"] == 20
+    assert manifest["config"]["objectives"] == ["ndcg@10", "coverage@10"]
+    lines = [json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines()]
+    trials = [t for t in lines if t["type"] == "trial"]
+    assert [t["config"].get("rerank_weight") for t in trials] == [None, 0.0, 0.5, 1.0]
+    # a bad weight count fails before any data is read or any folder written
+    bad = tmp_path / "bad"
+    argv = ["search", str(cfg), "--out", str(bad), "--baseline", "--baseline-weights", "1"]
+    assert main(argv) == 2
+    assert "count must be >= 2, got 1" in capsys.readouterr().err
+    assert not bad.exists()

@@ -1,6 +1,7 @@
 """Multi-objective search over recommender models with pymoo, stored in a run folder."""
 
 from moorec.search.algorithms import ALGORITHMS, make_algorithm
+from moorec.search.baseline import baseline_front
 from moorec.search.config import load_config, run_config
 from moorec.search.indicators import hypervolume, igd_plus, knee_index, non_dominated, normalize
 from moorec.search.problem import Constraint, RecProblem, parse_constraint, to_minimization
@@ -17,6 +18,7 @@ __all__ = [
     "RecProblem",
     "Space",
     "Variable",
+    "baseline_front",
     "config_key",
     "hypervolume",
     "igd_plus",

@@ -45,7 +45,14 @@ from typing import Any
 
 from moorec.errors import ConfigError, DataNotFoundError, UnknownNameError
 
-__all__ = ["SECTIONS", "check_config", "load_config", "run_config", "search_settings"]
+__all__ = [
+    "SECTIONS",
+    "check_config",
+    "load_config",
+    "run_baseline_config",
+    "run_config",
+    "search_settings",
+]
 
 SECTIONS = {
     "data": ("dataset", "path", "options"),
@@ -205,13 +212,27 @@ def run_config(
     Returns:
         The stored :class:`~moorec.results.Run`.
     """
-    import moorec.split as msplit
-    from moorec.data.registry import load
     from moorec.search.runner import check_search, search
 
     check_config(cfg)
     settings = search_settings(cfg, executor)
     space = check_search(cfg["space"], **settings).space  # bad values fail before any data
+    split, data_info = _load_split(cfg)
+    return search(
+        split,
+        space,
+        out=out,
+        **settings,
+        data_info=data_info,
+        progress=progress,
+    )
+
+
+def _load_split(cfg: Mapping[str, Any]):
+    """``(split, data_info)`` of a checked config: its data loaded and split."""
+    import moorec.split as msplit
+    from moorec.data.registry import load
+
     data_cfg = dict(cfg.get("data", {"dataset": "synthetic-shop"}))
     split_cfg = dict(cfg.get("split", {}))
     _check_data(data_cfg, split_cfg)
@@ -223,20 +244,57 @@ def run_config(
     if "cuts" in split_cfg:
         split_cfg["cuts"] = tuple(split_cfg["cuts"])
     split = msplit.split(data, protocol, **split_cfg)
-    return search(
-        split,
-        space,
-        out=out,
-        **settings,
-        data_info={
-            "dataset": name,
-            "summary": data.summary(),
-            "options": data_cfg.get("options", {}),
-            "split": {
-                "protocol": protocol,
-                **{k: list(v) if isinstance(v, tuple) else v for k, v in split_cfg.items()},
-            },
-            "split_counts": {p: len(getattr(split, p)) for p in ("train", "valid", "test")},
+    info = {
+        "dataset": name,
+        "summary": data.summary(),
+        "options": data_cfg.get("options", {}),
+        "split": {
+            "protocol": protocol,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in split_cfg.items()},
         },
-        progress=progress,
-    )
+        "split_counts": {p: len(getattr(split, p)) for p in ("train", "valid", "test")},
+    }
+    return split, info
+
+
+def run_baseline_config(
+    cfg: Mapping[str, Any],
+    out: str | Path,
+    *,
+    rerank: str = "mmr",
+    weights: int = 21,
+    progress: bool = True,
+):
+    """The baseline front of a search config: its data, split, model and objectives.
+
+    One model of the config's ``[model]`` with its family's default settings, re-ranked by
+    ``rerank`` for ``weights`` evenly spaced weights (see
+    :func:`~moorec.search.baseline_front`); ``[fixed]`` re-ranking settings
+    (``rerank_candidates``, ``rerank_similarity``) apply, the other fixed settings do not (the
+    baseline is the default model). ``[reference]`` bounds are kept, so hypervolumes of the
+    baseline and the search are measured against one reference point.
+
+    Returns:
+        The stored :class:`~moorec.results.Run`.
+    """
+    from moorec.search.baseline import baseline_front
+
+    check_config(cfg)
+    settings = search_settings(cfg)
+    fixed = dict(cfg.get("fixed", {}))
+    kw = {}
+    if "rerank_candidates" in fixed:
+        kw["candidates"] = fixed["rerank_candidates"]
+    if "rerank_similarity" in fixed:
+        kw["similarity"] = fixed["rerank_similarity"]
+    args = dict(
+        model=settings["model"], rerank=rerank, weights=weights,
+        objectives=settings["objectives"], reference=settings["reference"],
+        seed=settings["seed"], knee=settings["knee"], **kw,
+    )  # fmt: skip
+    # the settings are checked on a stand-in before any data is read
+    from moorec.search.baseline import check_baseline
+
+    check_baseline(**args)
+    split, data_info = _load_split(cfg)
+    return baseline_front(split, out=out, data_info=data_info, progress=progress, **args)
