@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -295,3 +296,16 @@ def test_two_level_resume_replays_to_the_identical_store(split, tmp_path, monkey
     parts = len({training_key(t["config"]) for t in full.trials()})
     assert fits.calls == parts - saved
     assert len(list((tmp_path / "resumed" / "states").glob("*.npz"))) == parts
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).resolve().parents[2] / "examples" / "configs").glob("*.toml"))
+)
+def test_example_configs_pass_every_check(path):
+    from moorec.search.config import load_config, search_settings
+
+    cfg = load_config(path)
+    checked = check_search(cfg["space"], **search_settings(cfg))
+    if "two_level" in path.name:
+        assert checked.sweep is not None and checked.sweep.weights[1] == pytest.approx(0.05)
+        assert {"rerank", "rerank_weight"} <= set(checked.space.names)
