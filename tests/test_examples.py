@@ -25,6 +25,17 @@ ARGS = {
     ],
     "paper_figures.py": ["--synthetic", "--out", "figs", "--runs-dir", "runs"],
     "population_executors.py": ["--synthetic", "--pop-size", "4", "--epochs", "2"],
+    "two_level_search.py": [
+        "--synthetic",
+        "--pop-size",
+        "4",
+        "--generations",
+        "2",
+        "--max-epochs",
+        "2",
+        "--out",
+        "run",
+    ],
 }
 
 
