@@ -72,16 +72,16 @@ def front_figures(run) -> dict:
     }
 
 
-def lever(trial: dict, by_id: dict) -> str:
-    """Which lever gave a front point: training alone, the sweep, or a searched re-ranker."""
+def lever(trial: dict) -> str:
+    """Which lever gave a front point: training alone, a sweep point, or a searched re-ranker."""
     cfg = trial["config"]
     if cfg.get("rerank", "none") == "none" or cfg.get("rerank_weight") == 0.0:
-        return "training (no re-ranking)"
-    if trial.get("parent") is not None and by_id[trial["parent"]]["config"] != cfg:
-        own = by_id[trial["parent"]]["config"].get("rerank_weight")
-        if own != cfg.get("rerank_weight"):
-            return "re-ranking sweep of a trained candidate"
-    return "re-ranking searched by NSGA-II"
+        return "training alone (no re-ranking)"
+    if trial.get("from_sweep"):
+        return "sweep of a trained candidate"
+    if trial.get("parent") is not None:
+        return "re-ranking-only candidate proposed by NSGA-II (model reused)"
+    return "trained candidate with the re-ranker NSGA-II proposed"
 
 
 def describe_front(run) -> list[dict]:
@@ -101,7 +101,7 @@ def describe_front(run) -> list[dict]:
             "rerank_weight": merged.get("rerank_weight") if merged.get("rerank", "none") != "none"
             else None,
             "rerank_candidates": merged.get("rerank_candidates", 100),
-            "lever": lever(t, by_id),
+            "lever": lever(t),
             "valid": {k: m["valid"][k] for k in OBJECTIVES},
             "test": {k: m["test"][k] for k in OBJECTIVES} if m.get("test") else None,
         })  # fmt: skip

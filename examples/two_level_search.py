@@ -80,7 +80,7 @@ def main() -> None:
     by_id = {t["trial"]: t for t in run.trials()}
     levers = collections.Counter(
         "training alone" if m["config"].get("rerank_weight") in (None, 0.0)
-        else "sweep" if by_id[m["trial"]].get("parent") is not None
+        else "sweep" if by_id[m["trial"]].get("from_sweep")
         else "searched re-ranker"
         for m in run.pareto_front()
     )  # fmt: skip

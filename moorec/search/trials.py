@@ -11,7 +11,7 @@ training part share one trained model. The configs whose model is not trained ye
 executor first, one per training part; the others follow once those are stored, and find
 their model in the trainer's state cache (they record ``"parent"``: the trial that trained
 it). A trained candidate's sweep points are stored right after it, each a trial with
-``"parent"`` set to it.
+``"parent"`` set to it and ``"from_sweep": true``.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class TrialRunner:
             child_key = self.key(child_cfg)
             if child_key in self.done:  # the same config was stored before: keep that one
                 continue
-            point.update(trained=False, parent=trial, train_seconds=0.0)
+            point.update(trained=False, parent=trial, train_seconds=0.0, from_sweep=True)
             self._append(point, index, child_key, child_cfg, count=False)
 
     def _append(self, rec: dict[str, Any], index: int, key: str, cfg: dict[str, Any],

@@ -241,12 +241,14 @@ def test_two_level_search_trains_each_training_part_once(split, tmp_path, monkey
             parent = by_id[t["parent"]]
             assert parent["trained"] and t["train_seconds"] == 0.0
             assert training_key(parent["config"]) == training_key(t["config"])
-    # every trained candidate's sweep follows it: weights 0, 0.5, 1 of MMR
+    # every trained candidate's sweep follows it: weights 0, 0.5, 1 of MMR, marked as such
     for owner in owners:
-        kids = [t for t in trials if t.get("parent") == owner["trial"]
-                and t["trial"] < owner["trial"] + 4]  # fmt: skip
-        weights = [k["config"]["rerank_weight"] for k in kids if k["config"]["rerank"] == "mmr"]
-        assert weights[:3] == [0.0, 0.5, 1.0]
+        kids = [t for t in trials if t.get("from_sweep") and t["parent"] == owner["trial"]]
+        assert [k["trial"] for k in kids] == [owner["trial"] + j for j in (1, 2, 3)]
+        assert [k["config"]["rerank_weight"] for k in kids] == [0.0, 0.5, 1.0]
+        assert all(k["generation"] == owner["generation"] for k in kids)
+    proposed = [t for t in trials if not t.get("from_sweep")]
+    assert len(trials) == len(proposed) + 3 * len(owners)
     front = run.pareto_front()
     assert front and all(m["test"] is not None for m in front)
     assert len(list((tmp_path / "run" / "states").glob("*.npz"))) == len(parts)
