@@ -25,7 +25,15 @@ from moorec.errors import ConfigError, TrainingError, UnknownNameError, check_po
 from moorec.models.base import Recommender
 from moorec.train.sampling import SAMPLERS, PairSampler, epoch_order
 
-__all__ = ["FitResult", "TrainConfig", "epoch_body", "fit", "optimizer", "train_epoch"]
+__all__ = [
+    "BestSoFar",
+    "FitResult",
+    "TrainConfig",
+    "epoch_body",
+    "fit",
+    "optimizer",
+    "train_epoch",
+]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
 
@@ -225,6 +233,51 @@ def kept_hparams(
 
 
 @dataclasses.dataclass
+class BestSoFar:
+    """Early stopping of one training run: its best validation so far and the validations since.
+
+    :func:`fit` keeps one; :func:`~moorec.train.population.fit_population` one per candidate.
+
+    Attributes:
+        maximize: whether larger validation values are better.
+        score: the best value times ``sign`` (``-inf`` before the first validation).
+        epoch: 1-based epoch of the best value (``0`` before the first validation).
+        since: validations since the best one.
+    """
+
+    maximize: bool = True
+    score: float = -math.inf
+    epoch: int = 0
+    since: int = 0
+
+    @property
+    def sign(self) -> float:
+        """``1.0`` when larger values are better, ``-1.0`` when smaller ones are."""
+        return 1.0 if self.maximize else -1.0
+
+    @property
+    def value(self) -> float:
+        """The best validation value, ``nan`` before the first validation."""
+        return self.sign * self.score if self.epoch else math.nan
+
+    def offer(self, value: float, epoch: int) -> bool:
+        """Record the validation ``value`` of ``epoch``; whether it is the best so far.
+
+        Only a strictly better value is kept; any other one counts one more validation
+        without improvement.
+        """
+        if self.sign * value > self.score:
+            self.score, self.epoch, self.since = self.sign * value, epoch, 0
+            return True
+        self.since += 1
+        return False
+
+    def exhausted(self, patience: int) -> bool:
+        """Whether ``patience`` validations have passed without improvement."""
+        return self.since >= patience
+
+
+@dataclasses.dataclass
 class FitResult:
     """What :func:`fit` returns.
 
@@ -375,8 +428,7 @@ def fit(
     host_rng = config.host_rng()
 
     best = (params, rest)
-    best_value, best_epoch, since_best = -math.inf, 0, 0
-    sign = 1.0 if maximize else -1.0
+    best_so_far = BestSoFar(maximize)
     history: list[dict[str, float]] = []
     first_epoch_seconds = 0.0
     stopped_early = False
@@ -411,11 +463,8 @@ def fit(
                 nnx.update(model, params, rest)
                 value = float(validate(model))
                 row["valid"] = value
-                if sign * value > best_value:
-                    best_value, best_epoch, since_best = sign * value, epoch, 0
+                if best_so_far.offer(value, epoch):
                     best = (params, rest)
-                else:
-                    since_best += 1
             row["seconds"] = time.perf_counter() - t0
             if epoch == 1:
                 first_epoch_seconds = row["seconds"]
@@ -425,19 +474,21 @@ def fit(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k in ("loss", "valid")})
-            if validate is not None and since_best >= config.patience:
+            if validate is not None and best_so_far.exhausted(config.patience):
                 stopped_early = True
                 break
     finally:
         if bar is not None:
             bar.close()
     if validate is None:
-        best, best_epoch = (params, rest), len(history)
+        best, best_epoch, best_valid = (params, rest), len(history), math.nan
+    else:
+        best_epoch, best_valid = best_so_far.epoch, best_so_far.value
     nnx.update(model, *best)
     return FitResult(
         model=model,
         best_epoch=best_epoch,
-        best_valid=sign * best_value if validate is not None and best_epoch else math.nan,
+        best_valid=best_valid,
         history=history,
         train_seconds=time.perf_counter() - t_start,
         first_epoch_seconds=first_epoch_seconds,
