@@ -41,7 +41,7 @@ from moorec.errors import (
 from moorec.models.base import Recommender, count_params
 from moorec.objectives.base import Latency, Objective, RankingContext, _PerUser, parse_all
 from moorec.objectives.latency import measure_latency, tie_order, top_k
-from moorec.rerank.stage import Reranker, RerankInputs, as_reranker
+from moorec.rerank.stage import Reranker, RerankInputs, as_reranker, check_weights
 
 __all__ = [
     "Evaluator",
@@ -700,9 +700,8 @@ class Evaluator:
             raise ConfigError(
                 "sweep needs a re-ranker: pass rerank= (e.g. 'mmr') or build the evaluator with one"
             )
-        shape = np.shape(weights)
-        if len(shape) != 1 or shape[0] == 0:
-            raise ConfigError(f"sweep weights must be a non-empty 1-D sequence, got shape {shape}")
+        if check_weights(weights).ndim != 1:
+            raise ConfigError(f"sweep weights must be a 1-D sequence, got {weights!r}")
         active = self._reranker(reranker)
         stage = reranker if active is None else active
         inputs = self._inputs(stage, model)
@@ -760,6 +759,8 @@ class Evaluator:
         """
         reranker = self._reranker(as_reranker(rerank))
         stage = Reranker("none") if reranker is None else reranker
+        if weights is not None:
+            check_weights(weights)
         inputs = self._inputs(stage, model)
         return self._values_reranked(items, scores, stage, inputs, weights, model, system)
 

@@ -30,6 +30,7 @@ __all__ = [
     "RerankInputs",
     "Reranker",
     "as_reranker",
+    "check_weights",
     "item_embeddings",
 ]
 
@@ -298,14 +299,8 @@ class Reranker:
                 f"candidate scores must be [U, N] for the U={len(inputs.users)} users of the "
                 f"prepared inputs, got shape {scores.shape}"
             )
+        w_arr = check_weights(w)
         if not self.active:
-            w_arr = np.asarray(w, dtype=np.float64)
-            if w_arr.ndim > 1 or w_arr.size == 0:
-                raise ConfigError(
-                    f"weights must be a number or a 1-D sequence, got shape {w_arr.shape}"
-                )
-            for value in w_arr.reshape(-1).tolist():
-                _number_in_unit("weight", value)
             if not 1 <= k <= scores.shape[1]:
                 raise ConfigError(
                     f"k={k} must lie in [1, N={scores.shape[1]}] (the candidates per user)"
@@ -353,6 +348,36 @@ class RerankInputs:
     user_categories: np.ndarray | None = None
     tail: np.ndarray | None = None
     user_groups: np.ndarray | None = None
+
+
+def check_weights(weights) -> np.ndarray:
+    """``weights`` as a float64 array, refused unless a number or a 1-D sequence in ``[0, 1]``.
+
+    Args:
+        weights: one weight or a ``[W]`` sequence of them.
+
+    Returns:
+        ``[]`` (0-d) or ``[W]`` float64.
+
+    Raises:
+        ConfigError: for another shape, an empty sequence or a value outside ``[0, 1]``.
+    """
+    try:
+        arr = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"re-ranking weights must be a number or a 1-D sequence of numbers, got {weights!r}"
+        ) from None
+    if arr.ndim > 1 or arr.size == 0:
+        raise ConfigError(
+            f"re-ranking weights must be a number or a non-empty 1-D sequence, got shape "
+            f"{arr.shape}"
+        )
+    if isinstance(weights, bool | str):
+        _number_in_unit("weight", weights)
+    for value in arr.reshape(-1).tolist():
+        _number_in_unit("weight", value)
+    return arr
 
 
 def _categories(categories, known: Interactions | None) -> np.ndarray | None:
