@@ -2,9 +2,9 @@
 
 :func:`rerank` takes each user's top-``N`` candidates (``[U, N]`` scores and item ids, known
 items already excluded, best first) and returns the re-ranked top-``K``. Users go through in
-chunks of ``chunk_users`` (the last one padded), each chunk one call of the jitted
-:func:`rerank_chunk`, which forms the chunk's candidate similarities and runs the greedy
-selection for every weight at once (``jax.vmap`` over the weights).
+equal chunks of at most ``chunk_users`` (the last one padded), each chunk one call of the
+jitted :func:`rerank_chunk`, which gathers the candidates' side information and runs the
+greedy selection for every weight at once (``jax.vmap`` over the weights).
 """
 
 from __future__ import annotations
@@ -17,17 +17,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from moorec.data.interactions import Interactions, csr_by_user
-from moorec.errors import ConfigError, check_positive_int
+from moorec.errors import ConfigError, UnknownNameError, check_positive_int
 from moorec.rerank.kernels import (
     XQUAD_VARIANTS,
     calibration_select,
     dpp_select,
-    item_category_distribution,
     mmr_select,
     relevance,
     xquad_select,
 )
-from moorec.rerank.similarity import CATEGORY_SIMILARITIES, SIMILARITIES, candidate_similarity
+from moorec.rerank.similarity import (
+    CATEGORY_SIMILARITIES,
+    SIMILARITIES,
+    category_slots,
+    pack_categories,
+)
 
 __all__ = [
     "METHODS",
@@ -76,13 +80,18 @@ def rerank_chunk(
 ) -> tuple[jax.Array, jax.Array]:
     """Re-rank one chunk of users for ``W`` weights in one program.
 
+    Gathers the candidates' side information once, then runs the greedy selection for every
+    weight (``jax.vmap`` over the weights).
+
     Args:
         scores: ``[C, N]`` float32 candidate scores (non-finite: invalid candidate).
         items: ``[C, N]`` int32 candidate item ids.
         weights: ``[W]`` float32 weights in ``[0, 1]`` (traced: new values do not recompile).
-        features: item side information over the catalogue: ``[n_items, F]`` categories or
-            embeddings (``mmr``, ``dpp``), ``[n_items, C]`` categories (``calibration``),
-            ``[n_items]`` bool long-tail mask (``xquad``).
+        features: item side information over the catalogue: ``[n_items, ceil(F / 32)]``
+            uint32 packed categories (:func:`~moorec.rerank.similarity.pack_categories`) or
+            ``[n_items, d]`` float32 embeddings (``mmr``, ``dpp``), ``[n_items, M]`` int32
+            category slots (:func:`~moorec.rerank.similarity.category_slots`,
+            ``calibration``), ``[n_items]`` bool long-tail mask (``xquad``).
         user_side: ``[C, n_cat]`` history category distributions (``calibration``),
             ``[C, 2]`` head/tail shares (``xquad``), else ``None``.
         method: one of :data:`METHODS` (static).
@@ -94,37 +103,48 @@ def rerank_chunk(
         ``(items, positions)``: ``[W, C, K]`` int32 each.
     """
     rel, valid = relevance(scores)
+    cand = jnp.asarray(features)[items]
     if method in ("mmr", "dpp"):
-        sim = candidate_similarity(items, features, similarity)
         select = mmr_select if method == "mmr" else dpp_select
 
         def one(w):
-            return select(rel, sim, w, k=k, valid=valid)
+            return select(rel, cand, w, k=k, similarity=similarity, valid=valid)
 
     elif method == "calibration":
-        cand = item_category_distribution(jnp.asarray(features)[items])
 
         def one(w):
             return calibration_select(rel, cand, user_side, w, k=k, valid=valid)
 
     else:
-        tail = jnp.asarray(features)[items]
 
         def one(w):
-            return xquad_select(rel, tail, user_side, w, k=k, valid=valid, variant=variant)
+            return xquad_select(rel, cand, user_side, w, k=k, valid=valid, variant=variant)
 
     positions = jax.vmap(one)(jnp.asarray(weights, jnp.float32))
     chosen = jnp.take_along_axis(items[None], positions, axis=2)
     return chosen.astype(jnp.int32), positions
 
 
-def default_chunk_users(n: int, k: int, n_weights: int, width: int, memory_mb: float) -> int:
+def default_chunk_users(
+    method: str,
+    n: int,
+    k: int,
+    n_weights: int,
+    width: int,
+    memory_mb: float,
+    *,
+    n_categories: int = 0,
+) -> int:
     """Users per chunk that keep one chunk's working arrays within ``memory_mb``.
 
-    Per user: the ``N x N`` similarities, the ``N x F`` gathered side information and, per
-    weight, the ``K x N`` Cholesky rows of DPP (the largest state of any method), float32.
+    Per user, in 32-bit words: the ``N x width`` gathered side information (category words,
+    embedding width, calibration's ``M`` category slots) and what is derived from it, and,
+    per weight, the greedy state: a few ``N`` arrays, DPP's ``K x N`` Cholesky rows,
+    calibration's ``M x N`` sums at the candidates' categories and ``C`` category sums.
+    There is no ``N x N`` term.
     """
-    per_user = 4 * (n * n + n * width + n_weights * (k + 4) * n)
+    state = {"dpp": (k + 8) * n, "calibration": (2 * width + 8) * n + n_categories}
+    per_user = 4 * (3 * n * width + n_weights * state.get(method, 6 * n))
     return max(1, int(memory_mb * 2**20 // max(per_user, 1)))
 
 
@@ -206,19 +226,20 @@ def rerank(
         user_groups: ``[U, 2]`` ``(P(head|u), P(tail|u))`` (:func:`history_group_share`),
             for ``xquad``.
         variant: ``"binary"`` or ``"smooth"`` xQuAD.
-        chunk_users: users per jitted call; by default as many as fit ``memory_mb``.
+        chunk_users: most users per jitted call; by default as many as fit ``memory_mb``.
         memory_mb: budget of one chunk's working arrays when ``chunk_users`` is not given.
 
     Returns:
         :class:`Reranked` with ``[U, K]`` arrays for one weight, ``[W, U, K]`` for a sequence.
 
     Raises:
-        ConfigError: naming the value, for an unknown method, similarity or variant, a weight
-            outside ``[0, 1]``, ``k > N`` or not positive, shapes that do not match, item ids
-            outside the side information, a missing input, or a bad ``chunk_users``.
+        UnknownNameError: for an unknown method, similarity or variant (listing the choices).
+        ConfigError: naming the value, for a weight outside ``[0, 1]``, ``k > N`` or not
+            positive, shapes that do not match, item ids outside the side information, a
+            missing input, or a bad ``chunk_users``.
     """
     if method not in METHODS:
-        raise ConfigError(f"unknown re-ranker {method!r}; valid choices: {', '.join(METHODS)}")
+        raise UnknownNameError("re-ranker", method, METHODS)
     scores = np.asarray(scores, dtype=np.float32)
     items = np.asarray(items)
     if scores.ndim != 2 or items.shape != scores.shape:
@@ -236,45 +257,52 @@ def rerank(
         raise ConfigError(f"items must be >= 0, got {int(items.min())}")
     w, scalar = _weights(weights)
     n_min = int(items.max()) + 1 if n_users else 0
-    user_side = None
+    user_side, n_categories = None, 0
     if method in ("mmr", "dpp"):
         if similarity not in SIMILARITIES:
-            raise ConfigError(
-                f"unknown similarity {similarity!r}; valid choices: {', '.join(SIMILARITIES)}"
-            )
+            raise UnknownNameError("re-ranking similarity", similarity, SIMILARITIES)
         if similarity in CATEGORY_SIMILARITIES:
-            features = _features("categories", categories, n_min).astype(np.float32)
+            features = pack_categories(_features("categories", categories, n_min))
         else:
             features = _features("embeddings", embeddings, n_min).astype(np.float32)
     elif method == "calibration":
-        features = _features("categories", categories, n_min).astype(np.float32)
-        user_side = _user_side("user_categories", user_categories, n_users, features.shape[1])
+        cats = _features("categories", categories, n_min)
+        user_side = _user_side("user_categories", user_categories, n_users, cats.shape[1])
+        features, n_categories = category_slots(cats), cats.shape[1]
     else:
         if variant not in XQUAD_VARIANTS:
-            raise ConfigError(
-                f"unknown xQuAD variant {variant!r}; valid choices: {', '.join(XQUAD_VARIANTS)}"
-            )
+            raise UnknownNameError("xQuAD variant", variant, XQUAD_VARIANTS)
         features = _features("tail", tail, n_min, ndim=1).astype(bool)
         user_side = _user_side("user_groups", user_groups, n_users, 2)
     if chunk_users is None:
         width = features.shape[1] if features.ndim == 2 else 1
-        chunk_users = default_chunk_users(n, k, len(w), width, memory_mb)
+        chunk_users = default_chunk_users(
+            method, n, k, len(w), width, memory_mb, n_categories=n_categories
+        )
     else:
         chunk_users = check_positive_int("chunk_users", chunk_users)
-    chunk = max(1, min(chunk_users, n_users))
-    out_items = np.zeros((len(w), n_users, k), np.int32)
-    out_pos = np.zeros((len(w), n_users, k), np.int32)
-    feats, wj = jnp.asarray(features), jnp.asarray(w)
+    # as few chunks as the budget allows, of equal size: the last one is padded the least
+    n_chunks = max(1, -(-n_users // chunk_users))
+    chunk = max(1, -(-n_users // n_chunks))
+    # NumPy arrays go to the jitted call as they are (one transfer each, no eager JAX ops)
+    items = items.astype(np.int32, copy=False)
+    feats = jnp.asarray(features) if n_users > chunk else features  # reused by every chunk
     static = dict(method=method, k=k, similarity=similarity, variant=variant)
+    got_items, got_pos = [], []
     for start in range(0, n_users, chunk):
         stop = min(start + chunk, n_users)
         pad = chunk - (stop - start)
         s, it = _pad(scores[start:stop], pad), _pad(items[start:stop], pad)
-        side = None if user_side is None else jnp.asarray(_pad(user_side[start:stop], pad))
-        got, pos = rerank_chunk(jnp.asarray(s), jnp.asarray(it, jnp.int32), wj, feats, side,
-                                **static)  # fmt: skip
-        out_items[:, start:stop] = np.asarray(got)[:, : stop - start]
-        out_pos[:, start:stop] = np.asarray(pos)[:, : stop - start]
+        side = None if user_side is None else _pad(user_side[start:stop], pad)
+        got, pos = rerank_chunk(s, it, w, feats, side, **static)
+        got_items.append(np.asarray(got)[:, : stop - start])
+        got_pos.append(np.asarray(pos)[:, : stop - start])
+    if n_users == 0:
+        out_items = out_pos = np.zeros((len(w), 0, k), np.int32)
+    elif len(got_items) == 1:
+        out_items, out_pos = np.array(got_items[0]), np.array(got_pos[0])
+    else:
+        out_items, out_pos = np.concatenate(got_items, 1), np.concatenate(got_pos, 1)
     if scalar:
         return Reranked(out_items[0], out_pos[0])
     return Reranked(out_items, out_pos)

@@ -1,11 +1,17 @@
 r"""Greedy re-ranking kernels: pure ``jax.numpy`` functions over a batch of users.
 
 Every kernel takes the candidates' relevance ``rel: [U, N]`` (see :func:`relevance`), a
-``valid: [U, N]`` mask and one scalar weight, and returns the chosen candidate positions
-``[U, K] int32`` in the order chosen. The greedy loop is one :func:`jax.lax.fori_loop` of ``K``
-steps; the weight is a traced array, so changing it never recompiles, and every kernel can be
-``jax.vmap``-ed over the weight (``in_axes=(None, ..., 0)``) to sweep ``W`` weights in one
-program. ``K`` is static.
+``valid: [U, N]`` mask, the candidates' side information and one scalar weight, and returns
+the chosen candidate positions ``[U, K] int32`` in the order chosen. The greedy loop is one
+:func:`jax.lax.fori_loop` of ``K`` steps over the whole batch; the weight is a traced array, so
+changing it never recompiles, and every kernel can be ``jax.vmap``-ed over the weight
+(``in_axes=(None, ..., 0)``) to sweep ``W`` weights in one program. ``K`` is static.
+
+Inside, the arrays are candidate-major (``[N, U]``: the users along the vector lanes): each
+greedy step is a few elementwise passes over ``[N, U]`` and two integer reductions over the
+candidates (the best value, then the first position holding it). MMR and DPP compute, per
+step, only the similarity of every candidate to the item just chosen
+(:func:`~moorec.rerank.similarity.similarity_row`), never an ``N x N`` matrix.
 
 Conventions shared by all kernels:
 
@@ -14,7 +20,8 @@ Conventions shared by all kernels:
 * **Ties.** The greedy argmax breaks ties by candidate position, lowest first, so candidates
   given in the model's order (best first) fall back to the model's order.
 * **Invalid candidates** (``valid`` false, e.g. a ``-inf`` score for a user with fewer than
-  ``N`` unknown items) are chosen only when no valid candidate is left, in position order.
+  ``N`` unknown items) are chosen only when no valid candidate is left, by the same greedy
+  value.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
+
+from moorec.errors import UnknownNameError
+from moorec.rerank.similarity import candidate_features, similarity_row
 
 __all__ = [
     "CALIBRATION_SMOOTHING",
@@ -44,6 +54,8 @@ CALIBRATION_SMOOTHING = 0.01
 
 XQUAD_VARIANTS = ("binary", "smooth")
 """xQuAD's coverage terms (Abdollahpouri, Burke and Mobasher, FLAIRS 2019)."""
+
+_INT32_MIN = -(2**31)
 
 
 def relevance(scores: ArrayLike) -> tuple[Array, Array]:
@@ -70,24 +82,61 @@ def relevance(scores: ArrayLike) -> tuple[Array, Array]:
     return jnp.where(valid, rel, 0.0).astype(jnp.float32), valid
 
 
-def _pick(values: Array, eligible: Array, unchosen: Array) -> Array:
-    """Argmax of ``values`` over ``eligible`` (lowest position on ties).
+def _candidate_major(rel: ArrayLike, valid: ArrayLike | None) -> tuple[Array, Array, Array]:
+    """``rel`` and ``valid`` as ``[N, U]``, and each user's number of valid candidates."""
+    rel = jnp.asarray(rel, jnp.float32)
+    valid = jnp.ones(rel.shape, bool) if valid is None else jnp.asarray(valid, bool)
+    return rel.T, valid.T, jnp.sum(valid, axis=1, dtype=jnp.int32)
 
-    When no position is eligible, the first unchosen position; when the best eligible value
-    is ``-inf``, the first eligible position.
+
+def _order_key(values: Array) -> Array:
+    """int32 keys ordered as the float32 ``values`` (``-0.0`` and ``0.0`` equal)."""
+    v = jnp.where(values == 0, 0.0, values).astype(jnp.float32)
+    b = jax.lax.bitcast_convert_type(v, jnp.int32)
+    return jnp.where(b < 0, b ^ jnp.int32(0x7FFFFFFF), b)
+
+
+def _first_argmax(values: Array, avail: Array) -> Array:
+    """Per user, the lowest position holding the largest of ``values`` over ``avail``.
+
+    Args:
+        values: ``[N, U] float32``.
+        avail: ``[N, U] bool``, at least one true per user.
+
+    Returns:
+        ``[U] int32``.
     """
-    avail = eligible | (~jnp.any(eligible) & unchosen)
-    v = jnp.where(avail, values, -jnp.inf)
-    i = jnp.argmax(v)
-    return jnp.where(avail[i], i, jnp.argmax(avail)).astype(jnp.int32)
+    key = jnp.where(avail, _order_key(values), _INT32_MIN)
+    best = jnp.max(key, axis=0)
+    pos = jnp.arange(values.shape[0], dtype=jnp.int32)[:, None]
+    return jnp.min(jnp.where(key == best, pos, values.shape[0]), axis=0)
+
+
+def _available(chosen: Array, valid: Array, n_valid: Array, t) -> Array:
+    """Unchosen candidates that may be chosen at step ``t``: the valid ones while any is left.
+
+    Every greedy step chooses a valid candidate while one is left, so after ``t`` steps a user
+    has one left exactly when it has more than ``t`` valid candidates.
+    """
+    return ~chosen & (valid | (n_valid <= t))
 
 
 def _weight(weight: ArrayLike) -> Array:
     return jnp.asarray(weight, dtype=jnp.float32)
 
 
+def _positions(out: Array) -> Array:
+    return out.T.astype(jnp.int32)
+
+
 def mmr_select(
-    rel: ArrayLike, sim: ArrayLike, weight: ArrayLike, *, k: int, valid: ArrayLike | None = None
+    rel: ArrayLike,
+    features: ArrayLike,
+    weight: ArrayLike,
+    *,
+    k: int,
+    similarity: str = "jaccard",
+    valid: ArrayLike | None = None,
 ) -> Array:
     r"""Maximal marginal relevance (Carbonell and Goldstein, SIGIR 1998), greedy.
 
@@ -98,43 +147,53 @@ def mmr_select(
     with :math:`\max_{j \in \emptyset} = 0`, so the first item is the most relevant one
     (position 0 at ``w = 1``). ``w = 0`` gives the top-``K`` by relevance.
 
-    Cost per user: time ``O(K N)``, memory ``O(N)`` besides ``sim``.
+    Each step computes the similarity of every candidate to the item just chosen and keeps
+    the running value :math:`\min_{j \in S} ((1 - w)\,\mathrm{rel}(i) - w\,\mathrm{sim}(i, j))`,
+    which in float32 equals :math:`(1 - w)\,\mathrm{rel}(i) - w \max_j \mathrm{sim}(i, j)`
+    exactly (rounding is monotone).
+
+    Cost per user: time ``O(K N F)``, memory ``O(N F)`` (``F``: category words or embedding
+    width).
 
     Args:
         rel: ``[U, N] float`` relevance (see :func:`relevance`).
-        sim: ``[U, N, N] float`` candidate similarities.
+        features: the candidates' side information, ``[U, N, W] uint32`` packed category sets
+            (``pack_categories(categories)[items]``) or ``[U, N, d] float`` embeddings (see
+            :func:`~moorec.rerank.similarity.candidate_features`).
         weight: ``[] float`` diversity weight ``w`` in ``[0, 1]``.
         k: list length (static).
+        similarity: ``"jaccard"``, ``"cosine"`` or ``"embedding"`` (static).
         valid: ``[U, N] bool`` valid candidates; all by default.
 
     Returns:
         ``[U, K] int32`` chosen candidate positions, in the order chosen.
     """
-    rel = jnp.asarray(rel, jnp.float32)
-    valid = jnp.ones(rel.shape, bool) if valid is None else jnp.asarray(valid)
+    rel, valid, n_valid = _candidate_major(rel, valid)
+    cand = candidate_features(features, similarity)
     w = _weight(weight)
+    n, u = rel.shape
+    pos = jnp.arange(n, dtype=jnp.int32)[:, None]
+    base = (1.0 - w) * rel
 
-    def one(r, s, ok):
-        n = r.shape[0]
+    def body(t, carry):
+        chosen, value, out = carry
+        i = _first_argmax(value, _available(chosen, valid, n_valid, t))
+        penalised = base - w * similarity_row(cand, i, similarity)
+        value = jnp.where(t == 0, penalised, jnp.minimum(value, penalised))
+        out = jax.lax.dynamic_update_slice(out, i[None], (t, 0))
+        return chosen | (pos == i), value, out
 
-        def body(t, carry):
-            chosen, maxsim, out = carry
-            penalty = jnp.where(t == 0, 0.0, maxsim)
-            i = _pick((1.0 - w) * r - w * penalty, ~chosen & ok, ~chosen)
-            return chosen.at[i].set(True), jnp.maximum(maxsim, s[i]), out.at[t].set(i)
-
-        init = (jnp.zeros(n, bool), jnp.full(n, -jnp.inf, jnp.float32), jnp.zeros(k, jnp.int32))
-        return jax.lax.fori_loop(0, k, body, init)[2]
-
-    return jax.vmap(one)(rel, jnp.asarray(sim, jnp.float32), valid)
+    init = (jnp.zeros((n, u), bool), base, jnp.zeros((k, u), jnp.int32))
+    return _positions(jax.lax.fori_loop(0, k, body, init)[2])
 
 
 def dpp_select(
     rel: ArrayLike,
-    sim: ArrayLike,
+    features: ArrayLike,
     weight: ArrayLike,
     *,
     k: int,
+    similarity: str = "jaccard",
     valid: ArrayLike | None = None,
     eps: float = DPP_EPS,
 ) -> Array:
@@ -154,8 +213,9 @@ def dpp_select(
     with :math:`d_i^2` the conditional variance of item ``i`` given the chosen items under
     :math:`S`, kept by the paper's updates
     :math:`e_i = (S_{ji} - \langle c_j, c_i \rangle) / d_j`, :math:`c_i \leftarrow [c_i, e_i]`,
-    :math:`d_i^2 \leftarrow d_i^2 - e_i^2` after choosing ``j``. This form is exact at both
-    ends: ``w = 0`` (:math:`\theta = 1`, :math:`\alpha = \infty`) is the top-``K`` by
+    :math:`d_i^2 \leftarrow d_i^2 - e_i^2` after choosing ``j``; :math:`S_{j\cdot}` is computed
+    at that step (:func:`~moorec.rerank.similarity.similarity_row`). This form is exact at
+    both ends: ``w = 0`` (:math:`\theta = 1`, :math:`\alpha = \infty`) is the top-``K`` by
     relevance, ``w = 1`` (:math:`\theta = 0`) maximises :math:`\det S_Y` alone.
 
     **Stopping.** The list has ``K`` items (the paper's cardinality-constrained variant). For
@@ -164,50 +224,58 @@ def dpp_select(
     :math:`-\infty`); once no valid candidate is eligible, the greedy stops and the remaining
     places are filled by relevance (ties by position).
 
-    Cost per user: time ``O(K^2 N)``, memory ``O(K N)`` besides ``sim``.
+    Cost per user: time ``O(K^2 N + K N F)``, memory ``O(K N + N F)``.
 
     Args:
         rel: ``[U, N] float`` relevance (see :func:`relevance`).
-        sim: ``[U, N, N] float`` positive semi-definite candidate similarities, unit diagonal.
+        features: the candidates' side information, as for :func:`mmr_select`; the similarity
+            is positive semi-definite with unit diagonal.
         weight: ``[] float`` diversity weight ``w = 1 - theta`` in ``[0, 1]``.
         k: list length (static).
+        similarity: ``"jaccard"``, ``"cosine"`` or ``"embedding"`` (static).
         valid: ``[U, N] bool`` valid candidates; all by default.
         eps: smallest :math:`d_i^2` of an eligible candidate (static).
 
     Returns:
         ``[U, K] int32`` chosen candidate positions, in the order chosen.
     """
-    rel = jnp.asarray(rel, jnp.float32)
-    valid = jnp.ones(rel.shape, bool) if valid is None else jnp.asarray(valid)
+    rel, valid, n_valid = _candidate_major(rel, valid)
+    cand = candidate_features(features, similarity)
     w = _weight(weight)
     theta = 1.0 - w
+    n, u = rel.shape
+    pos = jnp.arange(n, dtype=jnp.int32)[:, None]
 
-    def one(r, s, ok):
-        n = r.shape[0]
+    def body(t, carry):
+        # c: [K, N, U] Cholesky rows; e: the row computed at step t - 1, stored at step t (so
+        # that the row is not formed from c while c is written, which would copy c)
+        chosen, c, e, d2, out, stopped = carry
+        c = jax.lax.dynamic_update_slice(c, e[None], (jnp.maximum(t - 1, 0), 0, 0))
+        d2 = d2 - e * e
+        eligible = ~chosen & valid & ((d2 > eps) | (w == 0))
+        stop = stopped | ~jnp.any(eligible, axis=0)
+        gain = theta * rel + w * jnp.log(jnp.maximum(d2, eps))
+        avail = jnp.where(stop, _available(chosen, valid, n_valid, t), eligible)
+        i = _first_argmax(jnp.where(stop, rel, gain), avail)
+        ci = jnp.take_along_axis(c, i[None, None, :], axis=1)  # [K, 1, U]
+        d2i = jnp.take_along_axis(d2, i[None], axis=0)  # [1, U]
+        dot = c[0] * ci[0]
+        for r in range(1, k):  # <c_j, c_i> in a fixed order (rows >= t are still zero)
+            dot = dot + c[r] * ci[r]
+        e = (similarity_row(cand, i, similarity) - dot) / jnp.sqrt(jnp.maximum(d2i, eps))
+        e = jnp.where(~stop & (d2i[0] > eps), e, 0.0)  # no update: row t stays zero
+        out = jax.lax.dynamic_update_slice(out, i[None], (t, 0))
+        return chosen | (pos == i), c, e, d2, out, stop
 
-        def body(t, carry):
-            chosen, c, d2, out, stopped = carry
-            unchosen = ~chosen
-            eligible = unchosen & ok & ((d2 > eps) | (w == 0))
-            stop = stopped | ~jnp.any(eligible)
-            gain = theta * r + w * jnp.log(jnp.maximum(d2, eps))
-            i = jnp.where(stop, _pick(r, unchosen & ok, unchosen), _pick(gain, eligible, unchosen))
-            e = (s[i] - c.T @ c[:, i]) / jnp.sqrt(jnp.maximum(d2[i], eps))
-            update = ~stop & (d2[i] > eps)
-            c = jnp.where(update, c.at[t].set(e), c)
-            d2 = jnp.where(update, d2 - e * e, d2)
-            return chosen.at[i].set(True), c, d2, out.at[t].set(i), stop
-
-        init = (
-            jnp.zeros(n, bool),
-            jnp.zeros((k, n), jnp.float32),
-            jnp.diagonal(s).astype(jnp.float32),
-            jnp.zeros(k, jnp.int32),
-            jnp.asarray(False),
-        )
-        return jax.lax.fori_loop(0, k, body, init)[3]
-
-    return jax.vmap(one)(rel, jnp.asarray(sim, jnp.float32), valid)
+    init = (
+        jnp.zeros((n, u), bool),
+        jnp.zeros((k, n, u), jnp.float32),
+        jnp.zeros((n, u), jnp.float32),
+        jnp.ones((n, u), jnp.float32),  # d_i^2 = S_ii = 1
+        jnp.zeros((k, u), jnp.int32),
+        jnp.zeros(u, bool),
+    )
+    return _positions(jax.lax.fori_loop(0, k, body, init)[4])
 
 
 def item_category_distribution(categories: ArrayLike) -> Array:
@@ -226,7 +294,7 @@ def item_category_distribution(categories: ArrayLike) -> Array:
 
 def calibration_select(
     rel: ArrayLike,
-    cand_dist: ArrayLike,
+    slots: ArrayLike,
     user_dist: ArrayLike,
     weight: ArrayLike,
     *,
@@ -248,12 +316,26 @@ def calibration_select(
     weights) and :math:`\tilde q = (1 - a)\, q + a\, p` with the paper's :math:`a = 0.01`.
     Categories with :math:`p(c|u) = 0` add 0 to the divergence.
 
-    Cost per user: time ``O(K N C)``, memory ``O(N C)``.
+    Adding candidate ``i`` (categories :math:`A_i`, :math:`p(c|i) = 1/|A_i|` on them) to a
+    list of ``t`` items changes :math:`\tilde q` only on :math:`A_i`, so the divergence is
+    computed as
+
+    .. math::
+        \sum_c p_c \log \frac{p_c}{b_c}
+        - \sum_{c \in A_i} p_c \log\Big(1 + \frac{(1 - a) / (|A_i| (t + 1))}{b_c}\Big),
+        \qquad b_c = (1 - a) \frac{\sum_{j \in I} p(c|j)}{t + 1} + a\, p_c
+
+    (the same value, up to float32 rounding): ``O(C)`` per user and step for the first sum,
+    ``O(M)`` per candidate for the second, with ``M`` the most categories of an item.
+
+    Cost per user: time ``O(K (N M + C))``, memory ``O(N M + C)``.
 
     Args:
         rel: ``[U, N] float`` relevance (see :func:`relevance`).
-        cand_dist: ``[U, N, C] float`` the candidates' :math:`p(c|i)`
-            (:func:`item_category_distribution`).
+        slots: ``[U, N, M] int`` each candidate's category indices, places beyond its
+            categories holding any value outside ``[0, C)``
+            (``category_slots(categories)[items]``, see
+            :func:`~moorec.rerank.similarity.category_slots`); no index twice for a candidate.
         user_dist: ``[U, C] float`` each user's :math:`p(c|u)` (rows sum to 1, or 0 for a user
             without categorised history: relevance alone).
         weight: ``[] float`` :math:`\lambda` in ``[0, 1]``.
@@ -264,30 +346,54 @@ def calibration_select(
     Returns:
         ``[U, K] int32`` chosen candidate positions, in the order chosen.
     """
-    rel = jnp.asarray(rel, jnp.float32)
-    valid = jnp.ones(rel.shape, bool) if valid is None else jnp.asarray(valid)
+    rel, valid, n_valid = _candidate_major(rel, valid)
     lam = _weight(weight)
     a = smoothing
+    p = jnp.asarray(user_dist, jnp.float32).T  # [C, U]
+    n_cat, u = p.shape
+    idx = jnp.transpose(jnp.asarray(slots, jnp.int32), (2, 1, 0))  # [M, N, U]
+    n_slots, n, _ = idx.shape
+    in_set = (idx >= 0) & (idx < n_cat)
+    idx = jnp.where(in_set, idx, n_cat)  # unused places: category C, with p = 0
+    size = jnp.sum(in_set, axis=0, dtype=jnp.int32)  # [N, U] |A_i|
+    pci = jnp.where(size > 0, 1.0 / jnp.maximum(size, 1).astype(jnp.float32), 0.0)
+    # flat index of (|A_i|, category, user) into the per-step table of terms [M, C + 1, U]
+    by_size = jnp.maximum(size, 1) - 1
+    lane = jnp.arange(u, dtype=jnp.int32)[None, None, :]
+    flat = ((by_size[None] * (n_cat + 1) + idx) * u + lane).astype(jnp.int32)
+    p_pad = jnp.concatenate([p, jnp.zeros((1, u), jnp.float32)], axis=0)  # [C + 1, U]
+    has = p_pad > 0
+    inv_size = 1.0 / jnp.arange(1, n_slots + 1, dtype=jnp.float32)[:, None, None]  # [M, 1, 1]
+    cats = jnp.arange(n_cat + 1, dtype=jnp.int32)  # C: unused places, p = 0 there
+    pos = jnp.arange(n, dtype=jnp.int32)[:, None]
 
-    def one(r, pci, p, ok):
-        n, n_cat = pci.shape
-        has = p > 0
-        logp = jnp.log(jnp.where(has, p, 1.0))
+    def terms(qsum, t):
+        # [M * (C + 1) * U]: p_c log(q~_c / b_c) for a candidate with s = 1..M categories, c
+        # among them, as the list's item t + 1 (it adds (1 - a) (1 / s) / (t + 1) to q~_c)
+        tt = t + 1.0
+        b = (1.0 - a) * (qsum / tt) + a * p_pad  # q~ without the candidate; > 0 where p > 0
+        step = ((1.0 - a) * (inv_size / tt)) / jnp.where(has, b, 1.0)
+        return jnp.where(has, p_pad * jnp.log(1.0 + step), 0.0).reshape(-1)
 
-        def body(t, carry):
-            chosen, qsum, out = carry
-            q = (qsum[None, :] + pci) / (t + 1.0)
-            qt = (1.0 - a) * q + a * p[None, :]
-            kl = jnp.sum(jnp.where(has, p * (logp - jnp.log(jnp.where(has, qt, 1.0))), 0.0), 1)
-            i = _pick((1.0 - lam) * r - lam * kl, ~chosen & ok, ~chosen)
-            return chosen.at[i].set(True), qsum + pci[i], out.at[t].set(i)
+    def body(t, carry):
+        # qsum: [C + 1, U] sum of p(c|j) over the chosen j; table: terms(qsum, t), formed at
+        # the end of the step before (so that it is one array the gathers read, not inlined
+        # into each of them)
+        chosen, qsum, table, out = carry
+        gain = table[flat[0]]
+        for m in range(1, n_slots):
+            gain = gain + table[flat[m]]
+        i = _first_argmax((1.0 - lam) * rel + lam * gain, _available(chosen, valid, n_valid, t))
+        idx_i = jnp.take_along_axis(idx, i[None, None, :], axis=1)[:, 0]  # [M, U]
+        pci_i = jnp.take_along_axis(pci, i[None], axis=0)[0]  # [U]
+        in_i = jnp.any(idx_i[:, None, :] == cats[None, :, None], axis=0)  # [C + 1, U]
+        qsum = qsum + jnp.where(in_i, pci_i[None, :], 0.0)
+        out = jax.lax.dynamic_update_slice(out, i[None], (t, 0))
+        return chosen | (pos == i), qsum, terms(qsum, t + 1), out
 
-        init = (jnp.zeros(n, bool), jnp.zeros(n_cat, jnp.float32), jnp.zeros(k, jnp.int32))
-        return jax.lax.fori_loop(0, k, body, init)[2]
-
-    return jax.vmap(one)(
-        rel, jnp.asarray(cand_dist, jnp.float32), jnp.asarray(user_dist, jnp.float32), valid
-    )
+    qsum = jnp.zeros((n_cat + 1, u), jnp.float32)
+    init = (jnp.zeros((n, u), bool), qsum, terms(qsum, 0), jnp.zeros((k, u), jnp.int32))
+    return _positions(jax.lax.fori_loop(0, k, body, init)[3])
 
 
 def xquad_select(
@@ -333,28 +439,27 @@ def xquad_select(
         ``[U, K] int32`` chosen candidate positions, in the order chosen.
     """
     if variant not in XQUAD_VARIANTS:  # validated at the public boundary too
-        raise ValueError(f"variant must be one of {XQUAD_VARIANTS}, got {variant!r}")
-    rel = jnp.asarray(rel, jnp.float32)
-    valid = jnp.ones(rel.shape, bool) if valid is None else jnp.asarray(valid)
+        raise UnknownNameError("xQuAD variant", variant, XQUAD_VARIANTS)
+    rel, valid, n_valid = _candidate_major(rel, valid)
+    tail = jnp.asarray(cand_tail, bool).T  # [N, U]
+    share = jnp.asarray(user_groups, jnp.float32).T  # [2, U]
     lam = _weight(weight)
+    n, u = rel.shape
+    pos = jnp.arange(n, dtype=jnp.int32)[:, None]
 
-    def one(r, tail, pcu, ok):
-        n = r.shape[0]
-        member = jnp.stack([~tail, tail], axis=-1).astype(jnp.float32)  # [N, 2] P(i|c)
+    def body(t, carry):
+        chosen, count, out = carry  # count: [2, U] chosen head and tail items
+        if variant == "binary":
+            cover = (count == 0).astype(jnp.float32)
+        else:
+            cover = jnp.where(t == 0, 1.0, 1.0 - count / jnp.maximum(t, 1))
+        g = share * cover  # [2, U]
+        div = jnp.where(tail, g[1][None, :], g[0][None, :])
+        i = _first_argmax((1.0 - lam) * rel + lam * div, _available(chosen, valid, n_valid, t))
+        in_tail = jnp.take_along_axis(tail, i[None], axis=0)[0]
+        count = count + jnp.stack([~in_tail, in_tail]).astype(jnp.float32)
+        out = jax.lax.dynamic_update_slice(out, i[None], (t, 0))
+        return chosen | (pos == i), count, out
 
-        def body(t, carry):
-            chosen, count, out = carry
-            if variant == "binary":
-                cover = (count == 0).astype(jnp.float32)
-            else:
-                cover = jnp.where(t == 0, 1.0, 1.0 - count / jnp.maximum(t, 1))
-            div = member @ (pcu * cover)
-            i = _pick((1.0 - lam) * r + lam * div, ~chosen & ok, ~chosen)
-            return chosen.at[i].set(True), count + member[i], out.at[t].set(i)
-
-        init = (jnp.zeros(n, bool), jnp.zeros(2, jnp.float32), jnp.zeros(k, jnp.int32))
-        return jax.lax.fori_loop(0, k, body, init)[2]
-
-    return jax.vmap(one)(
-        rel, jnp.asarray(cand_tail, bool), jnp.asarray(user_groups, jnp.float32), valid
-    )
+    init = (jnp.zeros((n, u), bool), jnp.zeros((2, u), jnp.float32), jnp.zeros((k, u), jnp.int32))
+    return _positions(jax.lax.fori_loop(0, k, body, init)[2])
