@@ -20,16 +20,17 @@ from moorec.data.interactions import Interactions, csr_by_user
 from moorec.errors import ConfigError, UnknownNameError, check_positive_int
 from moorec.rerank.kernels import (
     XQUAD_VARIANTS,
-    calibration_select,
-    dpp_select,
-    mmr_select,
-    relevance,
-    xquad_select,
+    calibration_steps,
+    dpp_steps,
+    mmr_steps,
+    ranked_scores,
+    xquad_steps,
 )
 from moorec.rerank.similarity import (
     CATEGORY_SIMILARITIES,
     SIMILARITIES,
     category_slots,
+    gather_features,
     pack_categories,
 )
 
@@ -102,26 +103,29 @@ def rerank_chunk(
     Returns:
         ``(items, positions)``: ``[W, C, K]`` int32 each.
     """
-    rel, valid = relevance(scores)
-    cand = jnp.asarray(features)[items]
+    ranked = ranked_scores(scores)
+    items_t = jnp.asarray(items).T  # [N, C]: the kernels are candidate-major
     if method in ("mmr", "dpp"):
-        select = mmr_select if method == "mmr" else dpp_select
+        cand = gather_features(features, items_t, similarity)
+        steps = mmr_steps if method == "mmr" else dpp_steps
 
         def one(w):
-            return select(rel, cand, w, k=k, similarity=similarity, valid=valid)
+            return steps(ranked, cand, w, k=k, similarity=similarity)
 
     elif method == "calibration":
+        slots = jnp.asarray(features).T[:, items_t]  # [M, N, C]
 
         def one(w):
-            return calibration_select(rel, cand, user_side, w, k=k, valid=valid)
+            return calibration_steps(ranked, slots, user_side, w, k=k)
 
     else:
+        tail = jnp.asarray(features)[items_t]
 
         def one(w):
-            return xquad_select(rel, cand, user_side, w, k=k, valid=valid, variant=variant)
+            return xquad_steps(ranked, tail, user_side, w, k=k, variant=variant)
 
-    positions = jax.vmap(one)(jnp.asarray(weights, jnp.float32))
-    chosen = jnp.take_along_axis(items[None], positions, axis=2)
+    positions = jnp.swapaxes(jax.vmap(one)(jnp.asarray(weights, jnp.float32)), 1, 2)
+    chosen = jnp.take_along_axis(jnp.asarray(items)[None], positions, axis=2)
     return chosen.astype(jnp.int32), positions
 
 

@@ -26,24 +26,32 @@ Conventions shared by all kernels:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
 from moorec.errors import UnknownNameError
-from moorec.rerank.similarity import candidate_features, similarity_row
+from moorec.rerank.similarity import CandidateFeatures, candidate_features, similarity_row
 
 __all__ = [
     "CALIBRATION_SMOOTHING",
     "DPP_EPS",
     "XQUAD_VARIANTS",
+    "Ranked",
     "calibration_select",
+    "calibration_steps",
     "dpp_select",
+    "dpp_steps",
     "item_category_distribution",
     "mmr_select",
+    "mmr_steps",
+    "ranked_scores",
     "relevance",
     "xquad_select",
+    "xquad_steps",
 ]
 
 DPP_EPS = 1e-4
@@ -82,11 +90,24 @@ def relevance(scores: ArrayLike) -> tuple[Array, Array]:
     return jnp.where(valid, rel, 0.0).astype(jnp.float32), valid
 
 
-def _candidate_major(rel: ArrayLike, valid: ArrayLike | None) -> tuple[Array, Array, Array]:
-    """``rel`` and ``valid`` as ``[N, U]``, and each user's number of valid candidates."""
+class Ranked(NamedTuple):
+    """Each user's candidates, candidate-major, as the greedy steps read them.
+
+    Attributes:
+        rel: ``[N, U] float32`` relevance (see :func:`relevance`).
+        valid: ``[N, U] bool`` valid candidates.
+        n_valid: ``[U] int32`` each user's number of valid candidates.
+    """
+
+    rel: Array
+    valid: Array
+    n_valid: Array
+
+
+def _candidate_major(rel: ArrayLike, valid: ArrayLike | None) -> Ranked:
     rel = jnp.asarray(rel, jnp.float32)
     valid = jnp.ones(rel.shape, bool) if valid is None else jnp.asarray(valid, bool)
-    return rel.T, valid.T, jnp.sum(valid, axis=1, dtype=jnp.int32)
+    return Ranked(rel.T, valid.T, jnp.sum(valid, axis=1, dtype=jnp.int32))
 
 
 def _order_key(values: Array) -> Array:
@@ -94,6 +115,35 @@ def _order_key(values: Array) -> Array:
     v = jnp.where(values == 0, 0.0, values).astype(jnp.float32)
     b = jax.lax.bitcast_convert_type(v, jnp.int32)
     return jnp.where(b < 0, b ^ jnp.int32(0x7FFFFFFF), b)
+
+
+def _from_order_key(key: Array) -> Array:
+    return jax.lax.bitcast_convert_type(jnp.where(key < 0, key ^ jnp.int32(0x7FFFFFFF), key),
+                                        jnp.float32)  # fmt: skip
+
+
+def ranked_scores(scores: ArrayLike) -> Ranked:
+    """:func:`relevance` of ``[U, N]`` scores, candidate-major.
+
+    The same values as :func:`relevance`; the minimum and maximum are taken on integer keys
+    ordered as the floats (exact, and a fast reduction over the candidate axis).
+
+    Args:
+        scores: ``[U, N]`` model scores of each user's candidates.
+
+    Returns:
+        :class:`Ranked`.
+    """
+    s = jnp.asarray(scores).astype(jnp.float32).T  # [N, U]
+    valid = jnp.isfinite(s)
+    key = _order_key(s)
+    lo = _from_order_key(jnp.min(jnp.where(valid, key, 2**31 - 1), axis=0))
+    hi = _from_order_key(jnp.max(jnp.where(valid, key, _INT32_MIN), axis=0))
+    span = hi - lo
+    ok = span > 0
+    rel = jnp.where(ok, (s - lo) / jnp.where(ok, span, 1.0), 1.0)
+    rel = jnp.where(valid, rel, 0.0).astype(jnp.float32)
+    return Ranked(rel, valid, jnp.sum(valid, axis=0, dtype=jnp.int32))
 
 
 def _first_argmax(values: Array, avail: Array) -> Array:
@@ -168,8 +218,20 @@ def mmr_select(
     Returns:
         ``[U, K] int32`` chosen candidate positions, in the order chosen.
     """
-    rel, valid, n_valid = _candidate_major(rel, valid)
+    ranked = _candidate_major(rel, valid)
     cand = candidate_features(features, similarity)
+    return _positions(mmr_steps(ranked, cand, weight, k=k, similarity=similarity))
+
+
+def mmr_steps(
+    ranked: Ranked, cand: CandidateFeatures, weight: ArrayLike, *, k: int, similarity: str
+) -> Array:
+    """:func:`mmr_select` on candidate-major inputs.
+
+    Returns:
+        ``[K, U] int32`` chosen candidate positions, step by step.
+    """
+    rel, valid, n_valid = ranked
     w = _weight(weight)
     n, u = rel.shape
     pos = jnp.arange(n, dtype=jnp.int32)[:, None]
@@ -184,7 +246,7 @@ def mmr_select(
         return chosen | (pos == i), value, out
 
     init = (jnp.zeros((n, u), bool), base, jnp.zeros((k, u), jnp.int32))
-    return _positions(jax.lax.fori_loop(0, k, body, init)[2])
+    return jax.lax.fori_loop(0, k, body, init)[2]
 
 
 def dpp_select(
@@ -239,8 +301,26 @@ def dpp_select(
     Returns:
         ``[U, K] int32`` chosen candidate positions, in the order chosen.
     """
-    rel, valid, n_valid = _candidate_major(rel, valid)
+    ranked = _candidate_major(rel, valid)
     cand = candidate_features(features, similarity)
+    return _positions(dpp_steps(ranked, cand, weight, k=k, similarity=similarity, eps=eps))
+
+
+def dpp_steps(
+    ranked: Ranked,
+    cand: CandidateFeatures,
+    weight: ArrayLike,
+    *,
+    k: int,
+    similarity: str,
+    eps: float = DPP_EPS,
+) -> Array:
+    """:func:`dpp_select` on candidate-major inputs.
+
+    Returns:
+        ``[K, U] int32`` chosen candidate positions, step by step.
+    """
+    rel, valid, n_valid = ranked
     w = _weight(weight)
     theta = 1.0 - w
     n, u = rel.shape
@@ -275,7 +355,7 @@ def dpp_select(
         jnp.zeros((k, u), jnp.int32),
         jnp.zeros(u, bool),
     )
-    return _positions(jax.lax.fori_loop(0, k, body, init)[4])
+    return jax.lax.fori_loop(0, k, body, init)[4]
 
 
 def item_category_distribution(categories: ArrayLike) -> Array:
@@ -346,12 +426,39 @@ def calibration_select(
     Returns:
         ``[U, K] int32`` chosen candidate positions, in the order chosen.
     """
-    rel, valid, n_valid = _candidate_major(rel, valid)
+    ranked = _candidate_major(rel, valid)
+    idx = jnp.transpose(jnp.asarray(slots, jnp.int32), (2, 1, 0))
+    return _positions(calibration_steps(ranked, idx, user_dist, weight, k=k, smoothing=smoothing))
+
+
+def calibration_steps(
+    ranked: Ranked,
+    slots: ArrayLike,
+    user_dist: ArrayLike,
+    weight: ArrayLike,
+    *,
+    k: int,
+    smoothing: float = CALIBRATION_SMOOTHING,
+) -> Array:
+    r""":func:`calibration_select` on candidate-major inputs.
+
+    Args:
+        ranked: the candidates (:class:`Ranked`).
+        slots: ``[M, N, U] int`` the candidates' category indices.
+        user_dist: ``[U, C]``, as for :func:`calibration_select`.
+        weight: ``[] float`` :math:`\lambda`.
+        k: list length (static).
+        smoothing: :math:`a` (static).
+
+    Returns:
+        ``[K, U] int32`` chosen candidate positions, step by step.
+    """
+    rel, valid, n_valid = ranked
     lam = _weight(weight)
     a = smoothing
     p = jnp.asarray(user_dist, jnp.float32).T  # [C, U]
     n_cat, u = p.shape
-    idx = jnp.transpose(jnp.asarray(slots, jnp.int32), (2, 1, 0))  # [M, N, U]
+    idx = jnp.asarray(slots, jnp.int32)  # [M, N, U]
     n_slots, n, _ = idx.shape
     in_set = (idx >= 0) & (idx < n_cat)
     idx = jnp.where(in_set, idx, n_cat)  # unused places: category C, with p = 0
@@ -393,7 +500,7 @@ def calibration_select(
 
     qsum = jnp.zeros((n_cat + 1, u), jnp.float32)
     init = (jnp.zeros((n, u), bool), qsum, terms(qsum, 0), jnp.zeros((k, u), jnp.int32))
-    return _positions(jax.lax.fori_loop(0, k, body, init)[3])
+    return jax.lax.fori_loop(0, k, body, init)[3]
 
 
 def xquad_select(
@@ -438,10 +545,29 @@ def xquad_select(
     Returns:
         ``[U, K] int32`` chosen candidate positions, in the order chosen.
     """
+    ranked = _candidate_major(rel, valid)
+    tail = jnp.asarray(cand_tail, bool).T
+    return _positions(xquad_steps(ranked, tail, user_groups, weight, k=k, variant=variant))
+
+
+def xquad_steps(
+    ranked: Ranked,
+    cand_tail: ArrayLike,
+    user_groups: ArrayLike,
+    weight: ArrayLike,
+    *,
+    k: int,
+    variant: str = "binary",
+) -> Array:
+    """:func:`xquad_select` on candidate-major inputs (``cand_tail``: ``[N, U] bool``).
+
+    Returns:
+        ``[K, U] int32`` chosen candidate positions, step by step.
+    """
     if variant not in XQUAD_VARIANTS:  # validated at the public boundary too
         raise UnknownNameError("xQuAD variant", variant, XQUAD_VARIANTS)
-    rel, valid, n_valid = _candidate_major(rel, valid)
-    tail = jnp.asarray(cand_tail, bool).T  # [N, U]
+    rel, valid, n_valid = ranked
+    tail = jnp.asarray(cand_tail, bool)  # [N, U]
     share = jnp.asarray(user_groups, jnp.float32).T  # [2, U]
     lam = _weight(weight)
     n, u = rel.shape
@@ -462,4 +588,4 @@ def xquad_select(
         return chosen | (pos == i), count, out
 
     init = (jnp.zeros((n, u), bool), jnp.zeros((2, u), jnp.float32), jnp.zeros((k, u), jnp.int32))
-    return _positions(jax.lax.fori_loop(0, k, body, init)[2])
+    return jax.lax.fori_loop(0, k, body, init)[2]

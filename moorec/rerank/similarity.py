@@ -31,6 +31,7 @@ __all__ = [
     "candidate_features",
     "candidate_similarity",
     "category_slots",
+    "gather_features",
     "pack_categories",
     "similarity_row",
     "tree_sum",
@@ -136,15 +137,36 @@ def candidate_features(features: ArrayLike, similarity: str) -> CandidateFeature
         :class:`CandidateFeatures`, feature- and candidate-major (``[F, N, U]``).
     """
     _check(similarity)
+    dtype = jnp.uint32 if similarity in CATEGORY_SIMILARITIES else jnp.float32
+    return _prepare(jnp.transpose(jnp.asarray(features, dtype), (2, 1, 0)), similarity)
+
+
+def _prepare(x: Array, similarity: str) -> CandidateFeatures:
+    """:class:`CandidateFeatures` from the ``[F, N, U]`` gathered words or embeddings."""
     if similarity in CATEGORY_SIMILARITIES:
-        words = jnp.transpose(jnp.asarray(features, jnp.uint32), (2, 1, 0))
-        size = jnp.sum(jax.lax.population_count(words), axis=0).astype(jnp.float32)
-        return CandidateFeatures(words, size)
-    x = jnp.transpose(jnp.asarray(features, jnp.float32), (2, 1, 0))
+        size = jnp.sum(jax.lax.population_count(x), axis=0).astype(jnp.float32)
+        return CandidateFeatures(x, size)
     norm = jnp.sqrt(tree_sum(x * x))
     ok = norm > 0
     unit = jnp.where(ok, x / jnp.where(ok, norm, 1.0), 0.0)
     return CandidateFeatures(unit, ok.astype(jnp.float32))
+
+
+def gather_features(features: ArrayLike, items: ArrayLike, similarity: str) -> CandidateFeatures:
+    """:func:`candidate_features` gathered straight from the catalogue, candidate-major.
+
+    Args:
+        features: ``[n_items, W] uint32`` packed category sets (:func:`pack_categories`) or
+            ``[n_items, d] float`` embeddings.
+        items: ``[N, U] int`` candidate item ids, candidate-major.
+        similarity: one of :data:`SIMILARITIES` (static).
+
+    Returns:
+        :class:`CandidateFeatures`.
+    """
+    _check(similarity)
+    dtype = jnp.uint32 if similarity in CATEGORY_SIMILARITIES else jnp.float32
+    return _prepare(jnp.asarray(features, dtype).T[:, jnp.asarray(items)], similarity)
 
 
 def similarity_row(cand: CandidateFeatures, j: Array, similarity: str) -> Array:

@@ -11,6 +11,7 @@ import moorec.rerank as rr
 from moorec.data.interactions import Interactions
 from moorec.errors import ConfigError, UnknownNameError
 from moorec.rerank.api import default_chunk_users
+from moorec.rerank.kernels import ranked_scores
 from moorec.rerank.similarity import category_slots, pack_categories
 
 N_ITEMS, N, K = 60, 14, 5
@@ -202,6 +203,26 @@ def with_invalid(rng, n_invalid=11):
     s, it = one_user(rng)
     s[rng.permutation(N)[:n_invalid]] = -np.inf
     return s, it
+
+
+# ---------------------------------------------------------------------------------------------
+# relevance
+# ---------------------------------------------------------------------------------------------
+def test_relevance_by_hand_and_candidate_major():
+    inf = np.inf
+    scores = np.array(
+        [[3.0, 1.0, 2.0, -inf], [2.0, 2.0, 2.0, 2.0], [-inf, -inf, -inf, -inf], [0.0, -0.0, -2, 6]]
+    )
+    rel, valid = rr.relevance(scores)
+    want = [[1.0, 0.0, 0.5, 0.0], [1.0] * 4, [0.0] * 4, [0.25, 0.25, 0.0, 1.0]]
+    np.testing.assert_array_equal(rel, want)
+    np.testing.assert_array_equal(valid, np.isfinite(scores))
+    ranked = ranked_scores(scores)  # min and max on integer keys: the same values
+    np.testing.assert_array_equal(ranked.rel, np.asarray(rel).T)
+    np.testing.assert_array_equal(ranked.valid, np.asarray(valid).T)
+    np.testing.assert_array_equal(ranked.n_valid, [3, 4, 0, 4])
+    scores = np.random.default_rng(17).normal(size=(9, N)) * 10.0 ** np.arange(-4, 5)[:, None]
+    np.testing.assert_array_equal(ranked_scores(scores).rel, rr.relevance(scores)[0].T)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from moorec.errors import UnknownNameError
 from moorec.rerank.similarity import (
     candidate_features,
     category_slots,
+    gather_features,
     pack_categories,
     similarity_row,
     tree_sum,
@@ -106,6 +107,16 @@ def test_packed_rows_equal_candidate_similarity_exactly(kind, n_cat):
     j = np.arange(U) % N
     row = np.asarray(similarity_row(cand, jnp.asarray(j), kind))
     np.testing.assert_array_equal(row.T, full[np.arange(U), :, j])
+
+
+@pytest.mark.parametrize("kind", ["jaccard", "embedding"])
+def test_gathered_from_the_catalogue_equals_candidate_features(kind):
+    feats = pack_categories(categories(40)) if kind == "jaccard" else categories(9) * 0.5 - 0.1
+    items = candidates()
+    got = gather_features(feats, items.T, kind)
+    want = candidate_features(np.asarray(feats)[items], kind)
+    np.testing.assert_array_equal(got.values, want.values)
+    np.testing.assert_array_equal(got.size, want.size)
 
 
 def test_embedding_rows_match_candidate_similarity():
