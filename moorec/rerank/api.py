@@ -29,7 +29,6 @@ from moorec.rerank.kernels import (
 from moorec.rerank.similarity import (
     CATEGORY_SIMILARITIES,
     SIMILARITIES,
-    category_slots,
     gather_features,
     pack_categories,
 )
@@ -66,7 +65,9 @@ class Reranked(NamedTuple):
     positions: np.ndarray
 
 
-@functools.partial(jax.jit, static_argnames=("method", "k", "similarity", "variant"))
+@functools.partial(
+    jax.jit, static_argnames=("method", "k", "similarity", "variant", "max_categories")
+)
 def rerank_chunk(
     scores: jax.Array,
     items: jax.Array,
@@ -78,6 +79,7 @@ def rerank_chunk(
     k: int,
     similarity: str = "jaccard",
     variant: str = "binary",
+    max_categories: int = 1,
 ) -> tuple[jax.Array, jax.Array]:
     """Re-rank one chunk of users for ``W`` weights in one program.
 
@@ -88,17 +90,18 @@ def rerank_chunk(
         scores: ``[C, N]`` float32 candidate scores (non-finite: invalid candidate).
         items: ``[C, N]`` int32 candidate item ids.
         weights: ``[W]`` float32 weights in ``[0, 1]`` (traced: new values do not recompile).
-        features: item side information over the catalogue: ``[n_items, ceil(F / 32)]``
-            uint32 packed categories (:func:`~moorec.rerank.similarity.pack_categories`) or
-            ``[n_items, d]`` float32 embeddings (``mmr``, ``dpp``), ``[n_items, M]`` int32
-            category slots (:func:`~moorec.rerank.similarity.category_slots`,
-            ``calibration``), ``[n_items]`` bool long-tail mask (``xquad``).
+        features: item side information over the catalogue: ``[n_items, ceil(C / 32)]``
+            uint32 packed categories (:func:`~moorec.rerank.similarity.pack_categories`;
+            ``mmr`` and ``dpp`` with a category similarity, ``calibration``), ``[n_items, d]``
+            float32 embeddings (``mmr``, ``dpp``), ``[n_items]`` bool long-tail mask
+            (``xquad``).
         user_side: ``[C, n_cat]`` history category distributions (``calibration``),
             ``[C, 2]`` head/tail shares (``xquad``), else ``None``.
         method: one of :data:`METHODS` (static).
         k: list length (static).
         similarity: one of :data:`~moorec.rerank.similarity.SIMILARITIES` (static).
         variant: xQuAD variant (static).
+        max_categories: the most categories of an item, for ``calibration`` (static).
 
     Returns:
         ``(items, positions)``: ``[W, C, K]`` int32 each.
@@ -113,10 +116,10 @@ def rerank_chunk(
             return steps(ranked, cand, w, k=k, similarity=similarity)
 
     elif method == "calibration":
-        slots = jnp.asarray(features).T[:, items_t]  # [M, N, C]
+        words = jnp.asarray(features, jnp.uint32).T[:, items_t]  # [W, N, C]
 
         def one(w):
-            return calibration_steps(ranked, slots, user_side, w, k=k)
+            return calibration_steps(ranked, words, user_side, w, k=k, n_slots=max_categories)
 
     else:
         tail = jnp.asarray(features)[items_t]
@@ -261,7 +264,7 @@ def rerank(
         raise ConfigError(f"items must be >= 0, got {int(items.min())}")
     w, scalar = _weights(weights)
     n_min = int(items.max()) + 1 if n_users else 0
-    user_side, n_categories = None, 0
+    user_side, n_categories, max_categories = None, 0, 1
     if method in ("mmr", "dpp"):
         if similarity not in SIMILARITIES:
             raise UnknownNameError("re-ranking similarity", similarity, SIMILARITIES)
@@ -272,7 +275,8 @@ def rerank(
     elif method == "calibration":
         cats = _features("categories", categories, n_min)
         user_side = _user_side("user_categories", user_categories, n_users, cats.shape[1])
-        features, n_categories = category_slots(cats), cats.shape[1]
+        features, n_categories = pack_categories(cats), cats.shape[1]
+        max_categories = max(1, int((cats != 0).sum(axis=1).max(initial=0)))
     else:
         if variant not in XQUAD_VARIANTS:
             raise UnknownNameError("xQuAD variant", variant, XQUAD_VARIANTS)
@@ -280,6 +284,7 @@ def rerank(
         user_side = _user_side("user_groups", user_groups, n_users, 2)
     if chunk_users is None:
         width = features.shape[1] if features.ndim == 2 else 1
+        width = max_categories if method == "calibration" else width
         chunk_users = default_chunk_users(
             method, n, k, len(w), width, memory_mb, n_categories=n_categories
         )
@@ -292,6 +297,8 @@ def rerank(
     items = items.astype(np.int32, copy=False)
     feats = jnp.asarray(features) if n_users > chunk else features  # reused by every chunk
     static = dict(method=method, k=k, similarity=similarity, variant=variant)
+    if method == "calibration":
+        static["max_categories"] = max_categories
     got_items, got_pos = [], []
     for start in range(0, n_users, chunk):
         stop = min(start + chunk, n_users)

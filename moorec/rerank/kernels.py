@@ -34,7 +34,13 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from moorec.errors import UnknownNameError
-from moorec.rerank.similarity import CandidateFeatures, candidate_features, similarity_row
+from moorec.rerank.similarity import (
+    CandidateFeatures,
+    candidate_features,
+    similarity_row,
+    slots_from_words,
+    words_from_slots,
+)
 
 __all__ = [
     "CALIBRATION_SMOOTHING",
@@ -427,27 +433,35 @@ def calibration_select(
         ``[U, K] int32`` chosen candidate positions, in the order chosen.
     """
     ranked = _candidate_major(rel, valid)
-    idx = jnp.transpose(jnp.asarray(slots, jnp.int32), (2, 1, 0))
-    return _positions(calibration_steps(ranked, idx, user_dist, weight, k=k, smoothing=smoothing))
+    n_cat = jnp.shape(user_dist)[1]
+    idx = jnp.transpose(jnp.asarray(slots, jnp.int32), (2, 1, 0))  # [M, N, U]
+    words = words_from_slots(idx, n_cat)  # [W, N, U]
+    steps = calibration_steps(
+        ranked, words, user_dist, weight, k=k, n_slots=idx.shape[0], smoothing=smoothing
+    )
+    return _positions(steps)
 
 
 def calibration_steps(
     ranked: Ranked,
-    slots: ArrayLike,
+    words: ArrayLike,
     user_dist: ArrayLike,
     weight: ArrayLike,
     *,
     k: int,
+    n_slots: int,
     smoothing: float = CALIBRATION_SMOOTHING,
 ) -> Array:
     r""":func:`calibration_select` on candidate-major inputs.
 
     Args:
         ranked: the candidates (:class:`Ranked`).
-        slots: ``[M, N, U] int`` the candidates' category indices.
+        words: ``[W, N, U] uint32`` the candidates' bit-packed category sets
+            (:func:`~moorec.rerank.similarity.pack_categories`), ``W = ceil(C / 32)``.
         user_dist: ``[U, C]``, as for :func:`calibration_select`.
         weight: ``[] float`` :math:`\lambda`.
         k: list length (static).
+        n_slots: ``M``, the most categories of a candidate (static).
         smoothing: :math:`a` (static).
 
     Returns:
@@ -458,47 +472,48 @@ def calibration_steps(
     a = smoothing
     p = jnp.asarray(user_dist, jnp.float32).T  # [C, U]
     n_cat, u = p.shape
-    idx = jnp.asarray(slots, jnp.int32)  # [M, N, U]
-    n_slots, n, _ = idx.shape
-    in_set = (idx >= 0) & (idx < n_cat)
+    words = jnp.asarray(words, jnp.uint32)
+    idx = slots_from_words(words, n_slots)  # [M, N, U]
+    n = idx.shape[1]
+    in_set = idx < n_cat
     idx = jnp.where(in_set, idx, n_cat)  # unused places: category C, with p = 0
-    size = jnp.sum(in_set, axis=0, dtype=jnp.int32)  # [N, U] |A_i|
+    size = jnp.sum(jax.lax.population_count(words), axis=0)  # [N, U] |A_i|
     pci = jnp.where(size > 0, 1.0 / jnp.maximum(size, 1).astype(jnp.float32), 0.0)
     # flat index of (|A_i|, category, user) into the per-step table of terms [M, C + 1, U]
     by_size = jnp.maximum(size, 1) - 1
     lane = jnp.arange(u, dtype=jnp.int32)[None, None, :]
-    flat = ((by_size[None] * (n_cat + 1) + idx) * u + lane).astype(jnp.int32)
-    p_pad = jnp.concatenate([p, jnp.zeros((1, u), jnp.float32)], axis=0)  # [C + 1, U]
-    has = p_pad > 0
-    inv_size = 1.0 / jnp.arange(1, n_slots + 1, dtype=jnp.float32)[:, None, None]  # [M, 1, 1]
-    cats = jnp.arange(n_cat + 1, dtype=jnp.int32)  # C: unused places, p = 0 there
+    flat = (by_size[None] * (n_cat + 1) + idx) * u + lane
+    p = jnp.concatenate([p, jnp.zeros((1, u), jnp.float32)], axis=0)  # [C + 1, U]
+    has = p > 0
+    add = ((1.0 - a) / jnp.arange(1, n_slots + 1, dtype=jnp.float32))[:, None, None]  # [M,1,1]
+    cat_bit = (jnp.arange(n_cat) % 32).astype(jnp.uint32)[:, None]
     pos = jnp.arange(n, dtype=jnp.int32)[:, None]
 
     def terms(qsum, t):
         # [M * (C + 1) * U]: p_c log(q~_c / b_c) for a candidate with s = 1..M categories, c
-        # among them, as the list's item t + 1 (it adds (1 - a) (1 / s) / (t + 1) to q~_c)
-        tt = t + 1.0
-        b = (1.0 - a) * (qsum / tt) + a * p_pad  # q~ without the candidate; > 0 where p > 0
-        step = ((1.0 - a) * (inv_size / tt)) / jnp.where(has, b, 1.0)
-        return jnp.where(has, p_pad * jnp.log(1.0 + step), 0.0).reshape(-1)
+        # among them, as the list's item t + 1: with b_c the list's q~_c without it, times
+        # t + 1, it adds (1 - a) / s to that
+        qsum = jnp.concatenate([qsum, jnp.zeros((1, u), jnp.float32)], axis=0)
+        b = (1.0 - a) * qsum + a * (t + 1.0) * p  # > 0 where p > 0
+        return jnp.where(has, p * jnp.log(1.0 + add / jnp.where(has, b, 1.0)), 0.0).reshape(-1)
 
     def body(t, carry):
-        # qsum: [C + 1, U] sum of p(c|j) over the chosen j; table: terms(qsum, t), formed at
-        # the end of the step before (so that it is one array the gathers read, not inlined
-        # into each of them)
+        # qsum: [C, U] sum of p(c|j) over the chosen j; table: terms(qsum, t), formed at the
+        # end of the step before (so that it is one array the gathers read, not inlined into
+        # each of them)
         chosen, qsum, table, out = carry
         gain = table[flat[0]]
         for m in range(1, n_slots):
             gain = gain + table[flat[m]]
         i = _first_argmax((1.0 - lam) * rel + lam * gain, _available(chosen, valid, n_valid, t))
-        idx_i = jnp.take_along_axis(idx, i[None, None, :], axis=1)[:, 0]  # [M, U]
-        pci_i = jnp.take_along_axis(pci, i[None], axis=0)[0]  # [U]
-        in_i = jnp.any(idx_i[:, None, :] == cats[None, :, None], axis=0)  # [C + 1, U]
-        qsum = qsum + jnp.where(in_i, pci_i[None, :], 0.0)
+        words_i = jnp.take_along_axis(words, i[None, None, :], axis=1)[:, 0]  # [W, U]
+        pci_i = jnp.take_along_axis(pci, i[None], axis=0)  # [1, U]
+        in_i = (jnp.repeat(words_i, 32, axis=0)[:n_cat] >> cat_bit) & 1  # [C, U]
+        qsum = qsum + jnp.where(in_i == 1, pci_i, 0.0)
         out = jax.lax.dynamic_update_slice(out, i[None], (t, 0))
         return chosen | (pos == i), qsum, terms(qsum, t + 1), out
 
-    qsum = jnp.zeros((n_cat + 1, u), jnp.float32)
+    qsum = jnp.zeros((n_cat, u), jnp.float32)
     init = (jnp.zeros((n, u), bool), qsum, terms(qsum, 0), jnp.zeros((k, u), jnp.int32))
     return jax.lax.fori_loop(0, k, body, init)[3]
 

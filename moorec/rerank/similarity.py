@@ -34,7 +34,9 @@ __all__ = [
     "gather_features",
     "pack_categories",
     "similarity_row",
+    "slots_from_words",
     "tree_sum",
+    "words_from_slots",
 ]
 
 SIMILARITIES = ("jaccard", "cosine", "embedding")
@@ -105,6 +107,57 @@ def tree_sum(x: Array) -> Array:
         half = x.shape[0] // 2
         x = jnp.concatenate([x[:half] + x[half : 2 * half], x[2 * half :]], axis=0)
     return x[0]
+
+
+def slots_from_words(words: ArrayLike, n_slots: int) -> Array:
+    """The category indices of bit-packed category sets, in increasing order.
+
+    The array form of :func:`category_slots`, for sets already packed and gathered: each
+    place takes the lowest category left (``31 - clz(x & -x)``) and clears it.
+
+    Args:
+        words: ``[W, ...] uint32`` packed category sets (see :func:`pack_categories`).
+        n_slots: ``M``, the most categories of a set (static).
+
+    Returns:
+        ``[M, ...] int32``; places beyond a set's categories hold ``32 * W``.
+    """
+    rest = [jnp.asarray(w, jnp.uint32) for w in jnp.asarray(words, jnp.uint32)]
+    out = []
+    for _ in range(n_slots):
+        idx = jnp.full(rest[0].shape, 32 * len(rest), jnp.int32)
+        for w in reversed(range(len(rest))):  # the lowest non-empty word wins
+            low = rest[w] & (~rest[w] + jnp.uint32(1))  # its lowest set bit
+            bit = 31 - jax.lax.clz(low).astype(jnp.int32)
+            idx = jnp.where(rest[w] != 0, 32 * w + bit, idx)
+        for w in range(len(rest)):
+            mine = (idx >> 5) == w
+            rest[w] = jnp.where(mine, rest[w] & (rest[w] - jnp.uint32(1)), rest[w])
+        out.append(idx)
+    return jnp.stack(out)
+
+
+def words_from_slots(slots: ArrayLike, n_categories: int) -> Array:
+    """Bit-pack category index lists: the inverse of :func:`slots_from_words`.
+
+    Args:
+        slots: ``[M, ...] int`` category indices, each at most once per set; values outside
+            ``[0, n_categories)`` are unused places.
+        n_categories: ``C`` (static).
+
+    Returns:
+        ``[ceil(C / 32), ...] uint32`` (see :func:`pack_categories`).
+    """
+    idx = jnp.asarray(slots, jnp.int32)
+    ok = (idx >= 0) & (idx < n_categories)
+    one_bit = jnp.where(ok, jnp.uint32(1) << (idx & 31).astype(jnp.uint32), jnp.uint32(0))
+    word_of = jnp.where(ok, idx >> 5, -1)
+    zero = jnp.uint32(0)
+    # distinct places, so the sum over them is the bitwise or
+    per_word = [
+        jnp.where(word_of == w, one_bit, zero) for w in range(max(1, -(-n_categories // 32)))
+    ]
+    return jnp.stack([jnp.sum(x, axis=0, dtype=jnp.uint32) for x in per_word])
 
 
 class CandidateFeatures(NamedTuple):

@@ -14,7 +14,9 @@ from moorec.rerank.similarity import (
     gather_features,
     pack_categories,
     similarity_row,
+    slots_from_words,
     tree_sum,
+    words_from_slots,
 )
 
 N_ITEMS, U, N = 50, 5, 12
@@ -66,6 +68,19 @@ def test_category_slots_by_hand():
     assert slots.dtype == np.int32
     assert slots.tolist() == [[1, 3, 4], [5, 5, 5], [0, 5, 5]]  # unused places hold C = 5
     assert category_slots(np.zeros((2, 3))).tolist() == [[3], [3]]  # at least one place
+
+
+@pytest.mark.parametrize("n_cat", [12, 32, 70])
+def test_slots_and_words_are_inverse(n_cat):
+    cats = categories(n_cat, seed=n_cat)
+    m = int(cats.sum(axis=1).max())
+    words = pack_categories(cats).T  # [W, n_items]
+    slots = np.asarray(slots_from_words(words, m))  # [M, n_items]
+    unused = 32 * words.shape[0]
+    want = category_slots(cats).T
+    np.testing.assert_array_equal(slots, np.where(want == n_cat, unused, want))
+    np.testing.assert_array_equal(words_from_slots(slots, n_cat), words)
+    np.testing.assert_array_equal(words_from_slots(want, n_cat), words)  # C as unused, too
 
 
 def test_tree_sum_adds_every_row():
