@@ -36,6 +36,7 @@ import moorec as mr
 import moorec.rerank as rr
 from moorec.objectives.metrics import long_tail_mask
 from moorec.rerank.kernels import CALIBRATION_SMOOTHING, DPP_EPS
+from moorec.rerank.similarity import pack_categories
 
 N, K, WEIGHT, SWEEP = 100, 10, 0.5, 64
 SPEEDUP_TARGET, SWEEP_TARGET_SECONDS = 50.0, 1.0
@@ -165,15 +166,20 @@ def timed(fn, repeats: int) -> tuple[float, list[float], object]:
 
 def program(method: str, scores, items, weights, kw: dict):
     """The jitted per-chunk program alone, all users in one chunk, inputs already on device."""
+    extra = {}
     if method == "xquad":
         feats, side = jnp.asarray(kw["tail"], bool), jnp.asarray(kw["user_groups"])
     else:
-        feats = jnp.asarray(kw["categories"], jnp.float32)
-        side = jnp.asarray(kw["user_categories"]) if method == "calibration" else None
+        feats = jnp.asarray(pack_categories(kw["categories"]))  # as rr.rerank passes them
+        side = None
+        if method == "calibration":
+            side = jnp.asarray(kw["user_categories"])
+            extra["max_categories"] = int(np.asarray(kw["categories"]).sum(axis=1).max())
     args = (jnp.asarray(scores), jnp.asarray(items, jnp.int32), jnp.asarray(weights, jnp.float32))
 
     def run():
-        return jax.block_until_ready(rr.rerank_chunk(*args, feats, side, method=method, k=K))
+        out = rr.rerank_chunk(*args, feats, side, method=method, k=K, **extra)
+        return jax.block_until_ready(out)
 
     return run
 

@@ -145,12 +145,13 @@ def default_chunk_users(
     """Users per chunk that keep one chunk's working arrays within ``memory_mb``.
 
     Per user, in 32-bit words: the ``N x width`` gathered side information (category words,
-    embedding width, calibration's ``M`` category slots) and what is derived from it, and,
+    embedding width, calibration's ``M`` category places) and what is derived from it, and,
     per weight, the greedy state: a few ``N`` arrays, DPP's ``K x N`` Cholesky rows,
-    calibration's ``M x N`` sums at the candidates' categories and ``C`` category sums.
-    There is no ``N x N`` term.
+    calibration's ``M x N`` per-step values and ``M x (C + 1)`` table of terms. There is no
+    ``N x N`` term.
     """
-    state = {"dpp": (k + 8) * n, "calibration": (2 * width + 8) * n + n_categories}
+    calibration = (width + 8) * n + (width + 1) * (n_categories + 1)
+    state = {"dpp": (k + 8) * n, "calibration": calibration}
     per_user = 4 * (3 * n * width + n_weights * state.get(method, 6 * n))
     return max(1, int(memory_mb * 2**20 // max(per_user, 1)))
 
@@ -290,6 +291,9 @@ def rerank(
         )
     else:
         chunk_users = check_positive_int("chunk_users", chunk_users)
+    if method == "calibration":  # the table of terms is indexed with int32
+        cap = (2**31 - 1) // (max_categories * (n_categories + 1))
+        chunk_users = max(1, min(chunk_users, cap))
     # as few chunks as the budget allows, of equal size: the last one is padded the least
     n_chunks = max(1, -(-n_users // chunk_users))
     chunk = max(1, -(-n_users // n_chunks))

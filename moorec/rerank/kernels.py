@@ -404,17 +404,20 @@ def calibration_select(
 
     Adding candidate ``i`` (categories :math:`A_i`, :math:`p(c|i) = 1/|A_i|` on them) to a
     list of ``t`` items changes :math:`\tilde q` only on :math:`A_i`, so the divergence is
-    computed as
 
     .. math::
         \sum_c p_c \log \frac{p_c}{b_c}
-        - \sum_{c \in A_i} p_c \log\Big(1 + \frac{(1 - a) / (|A_i| (t + 1))}{b_c}\Big),
-        \qquad b_c = (1 - a) \frac{\sum_{j \in I} p(c|j)}{t + 1} + a\, p_c
+        - \sum_{c \in A_i} p_c \log\Big(1 + \frac{(1 - a) / |A_i|}{b_c}\Big),
+        \qquad b_c = (1 - a) \sum_{j \in I} p(c|j) + a\, (t + 1)\, p_c
 
-    (the same value, up to float32 rounding): ``O(C)`` per user and step for the first sum,
-    ``O(M)`` per candidate for the second, with ``M`` the most categories of an item.
+    (:math:`b_c / (t + 1)` is :math:`\tilde q_c` without the candidate). The first sum is
+    the same for every candidate, so the step takes the argmax of
+    :math:`(1 - \lambda)\,\mathrm{rel}(i) + \lambda \sum_{c \in A_i} \ldots`: the same
+    choice, up to float32 rounding. The terms are one table per step, for
+    :math:`|A_i| = 1..M` (``M`` the most categories of an item) and every category, read at
+    each candidate's ``M`` category places.
 
-    Cost per user: time ``O(K (N M + C))``, memory ``O(N M + C)``.
+    Cost per user: time ``O(K M (N + C))``, memory ``O(M (N + C))``.
 
     Args:
         rel: ``[U, N] float`` relevance (see :func:`relevance`).
