@@ -124,8 +124,8 @@ def _order_key(values: Array) -> Array:
 
 
 def _from_order_key(key: Array) -> Array:
-    return jax.lax.bitcast_convert_type(jnp.where(key < 0, key ^ jnp.int32(0x7FFFFFFF), key),
-                                        jnp.float32)  # fmt: skip
+    bits = jnp.where(key < 0, key ^ jnp.int32(0x7FFFFFFF), key)
+    return jax.lax.bitcast_convert_type(bits, jnp.float32)
 
 
 def ranked_scores(scores: ArrayLike) -> Ranked:

@@ -423,6 +423,8 @@ def kernel_inputs(method, scores, items, cats):
 
 @pytest.mark.parametrize("method", rr.METHODS)
 def test_vmapped_kernel_equals_loop(method, cats):
+    # the kernels called directly: jax.vmap over the weight gives each single-weight result
+    # exactly (the same operations, in the same order, on a batch axis)
     scores, items = candidates(np.random.default_rng(8), 5)
     rel, valid = rr.relevance(scores)
     select, side = kernel_inputs(method, scores, items, cats)
