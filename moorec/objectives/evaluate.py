@@ -501,25 +501,14 @@ class Evaluator:
             ``(items, scores)``: ``[P, U, n]`` int32 and ``[P, U, n]`` float32.
         """
         n = self._check_n(n)
-        n_models = jax.tree.leaves(params)[0].shape[0]
-        group = n_models if group is None else max(1, min(int(group), n_models))
-        histories = [None] * len(self._chunks) if like is None else self._histories_for(like)
-        items, scores = [], []
-        for start in range(0, n_models, group):
-            sl = slice(start, min(start + group, n_models))
-            p = jax.tree.map(lambda x, sl=sl: x[sl], params)
-            r = rest if rest_axis is None else jax.tree.map(lambda x, sl=sl: x[sl], rest)
-            i_g, s_g = [], []
-            for ch, hist in zip(self._chunks, histories, strict=True):
-                it, sc = candidates_chunk_population(
-                    graphdef, p, r, ch.users, ch.exclude, hist, self.allowed, self._order,
-                    n=n, rest_axis=rest_axis,
-                )  # fmt: skip
-                i_g.append(np.asarray(it[:, : ch.n_real]))
-                s_g.append(np.asarray(sc[:, : ch.n_real]))
-            items.append(np.concatenate(i_g, axis=1))
-            scores.append(np.concatenate(s_g, axis=1))
-        return np.concatenate(items), np.concatenate(scores)
+
+        def program(p, r, ch, hist):
+            return candidates_chunk_population(
+                graphdef, p, r, ch.users, ch.exclude, hist, self.allowed, self._order,
+                n=n, rest_axis=rest_axis,
+            )  # fmt: skip
+
+        return self._over_population(program, params, rest, rest_axis, group, like)
 
     def _check_n(self, n) -> int:
         n = check_positive_int("candidates n", n)
@@ -558,25 +547,38 @@ class Evaluator:
         Returns:
             ``(topk, hits)``: ``[P, U, K]`` int32 and ``[P, U, K]`` bool.
         """
+
+        def program(p, r, ch, hist):
+            return rank_chunk_population(
+                graphdef, p, r, ch.users, ch.exclude, ch.relevant, hist, self.allowed,
+                self._order, k=self.k, rest_axis=rest_axis,
+            )  # fmt: skip
+
+        return self._over_population(program, params, rest, rest_axis, group, like)
+
+    def _over_population(self, program, params, rest, rest_axis, group, like):
+        """Run a vmapped chunk program over the population, ``group`` models at a time.
+
+        ``program(params, rest, chunk, history) -> (a, b)`` gives ``[G, C, ...]`` arrays for
+        one group of models and one chunk of users; the result is ``(a, b)`` as
+        ``[P, U, ...]`` arrays, rows in ``self.users`` order.
+        """
         n = jax.tree.leaves(params)[0].shape[0]
         group = n if group is None else max(1, min(int(group), n))
         histories = [None] * len(self._chunks) if like is None else self._histories_for(like)
-        tops, hits = [], []
+        firsts, seconds = [], []
         for start in range(0, n, group):
             sl = slice(start, min(start + group, n))
             p = jax.tree.map(lambda x, sl=sl: x[sl], params)
             r = rest if rest_axis is None else jax.tree.map(lambda x, sl=sl: x[sl], rest)
-            t_g, h_g = [], []
+            a_g, b_g = [], []
             for ch, hist in zip(self._chunks, histories, strict=True):
-                t, h = rank_chunk_population(
-                    graphdef, p, r, ch.users, ch.exclude, ch.relevant, hist, self.allowed,
-                    self._order, k=self.k, rest_axis=rest_axis,
-                )  # fmt: skip
-                t_g.append(np.asarray(t[:, : ch.n_real]))
-                h_g.append(np.asarray(h[:, : ch.n_real]))
-            tops.append(np.concatenate(t_g, axis=1))
-            hits.append(np.concatenate(h_g, axis=1))
-        return np.concatenate(tops), np.concatenate(hits)
+                a, b = program(p, r, ch, hist)
+                a_g.append(np.asarray(a[:, : ch.n_real]))
+                b_g.append(np.asarray(b[:, : ch.n_real]))
+            firsts.append(np.concatenate(a_g, axis=1))
+            seconds.append(np.concatenate(b_g, axis=1))
+        return np.concatenate(firsts), np.concatenate(seconds)
 
     def describe(self) -> dict:
         """What this evaluation is: part, objectives, cutoff, users and the tie order's seed.

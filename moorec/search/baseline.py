@@ -90,12 +90,9 @@ def check_baseline(
     grid = weights if isinstance(weights, int) else list(weights)
     sweep = Sweep({"rerank_weight": grid, "rerank": rerank})
     check_settings(model, {**fixed, "rerank": rerank})
-    ks = [o.k for o in objs if o.k is not None]
-    if ks and candidates < max(ks):
-        raise ConfigError(
-            f"candidates = {candidates} is shorter than the cutoff k={max(ks)} of the "
-            f"objectives; use candidates >= {max(ks)}"
-        )
+    from moorec.search.runner import check_candidates_cover
+
+    check_candidates_cover("candidates", candidates, objs)
     return objs, fixed, sweep, check_reference(reference, objs)
 
 
@@ -146,7 +143,7 @@ def baseline_front(
             the objectives' longest cutoff, or a setting out of range.
         UnknownNameError: for an unknown model, re-ranker, similarity or setting.
     """
-    from moorec.search.runner import _DEFAULT_TIE_SEED, run_manifest
+    from moorec.search.runner import run_manifest
 
     objs, fixed, sweep, refs = check_baseline(
         model=model, rerank=rerank, weights=weights, objectives=objectives,
@@ -159,7 +156,6 @@ def baseline_front(
         knee_weights=None, reference=refs, sweep=sweep,
         extra={"baseline": {"model": model, "rerank": rerank, "weights": sweep.weights}},
     )  # fmt: skip
-    manifest["evaluation"] = {"tie_seed": _DEFAULT_TIE_SEED, "full_ranking": True}
     store = RunStore.create_or_resume(out, manifest)
     keys = tuple(dict.fromkeys(o.key for o in objs))
     spec = TrialSpec(split, model, keys, fixed, seed, sweep=sweep, reuse=True,

@@ -167,17 +167,27 @@ def _check_sweep(sweep, custom_trainer: bool) -> Sweep | None:
 
 def _check_candidates(space: Space, fixed: Mapping[str, Any], objs, sweep: Sweep | None):
     """Refuse a re-ranking candidate list shorter than the longest cutoff of the objectives."""
-    ks = [o.k for o in objs if o.k is not None]
-    if not ks or not (sweep is not None or is_two_level(space, fixed)):
+    if not (sweep is not None or is_two_level(space, fixed)):
         return
     var = space.variables.get("rerank_candidates")
     values = list(var.extremes()) if var is not None else [fixed.get("rerank_candidates", 100)]
     for n in values:
-        if isinstance(n, int) and not isinstance(n, bool) and n < max(ks):
-            raise ConfigError(
-                f"rerank_candidates = {n} is shorter than the cutoff k={max(ks)} of the "
-                f"objectives; use rerank_candidates >= {max(ks)}"
-            )
+        if isinstance(n, int) and not isinstance(n, bool):
+            check_candidates_cover("rerank_candidates", n, objs)
+
+
+def check_candidates_cover(name: str, n: int, objs) -> None:
+    """Refuse ``n`` re-ranking candidates when an objective's cutoff ``k`` is longer.
+
+    Raises:
+        ConfigError: naming ``name``, ``n`` and the longest cutoff.
+    """
+    ks = [o.k for o in objs if o.k is not None]
+    if ks and n < max(ks):
+        raise ConfigError(
+            f"{name} = {n} is shorter than the cutoff k={max(ks)} of the objectives; use "
+            f"{name} >= {max(ks)}"
+        )
 
 
 def is_two_level(space: Space, fixed: Mapping[str, Any]) -> bool:
