@@ -3,7 +3,8 @@ r"""Greedy re-ranking kernels: pure ``jax.numpy`` functions over a batch of user
 Every kernel takes the candidates' relevance ``rel: [U, N]`` (see :func:`relevance`), a
 ``valid: [U, N]`` mask, the candidates' side information and one scalar weight, and returns
 the chosen candidate positions ``[U, K] int32`` in the order chosen. The greedy loop is one
-:func:`jax.lax.fori_loop` of ``K`` steps over the whole batch; the weight is a traced array, so
+:func:`jax.lax.fori_loop` over the whole batch (the last of the ``K`` steps, which only
+chooses, after it); the weight is a traced array, so
 changing it never recompiles, and every kernel can be ``jax.vmap``-ed over the weight
 (``in_axes=(None, ..., 0)``) to sweep ``W`` weights in one program. ``K`` is static.
 
@@ -185,6 +186,28 @@ def _positions(out: Array) -> Array:
     return out.T.astype(jnp.int32)
 
 
+def _greedy(k: int, u: int, choose, update, state):
+    """``K`` greedy steps: ``choose(t, state) -> (i, ready)``, ``update(t, ready, i) -> state``.
+
+    Steps ``0 .. K - 2`` are one :func:`jax.lax.fori_loop`; the last step only chooses (the
+    state after it is never read, so it is not formed).
+
+    Returns:
+        ``[K, U] int32`` chosen candidate positions, step by step.
+    """
+
+    def body(t, carry):
+        state, out = carry
+        i, ready = choose(t, state)
+        out = jax.lax.dynamic_update_slice(out, i[None], (t, 0))
+        return update(t, ready, i), out
+
+    out = jnp.zeros((k, u), jnp.int32)
+    state, out = jax.lax.fori_loop(0, k - 1, body, (state, out))
+    i, _ = choose(k - 1, state)
+    return jax.lax.dynamic_update_slice(out, i[None], (k - 1, 0))
+
+
 def mmr_select(
     rel: ArrayLike,
     features: ArrayLike,
@@ -243,16 +266,17 @@ def mmr_steps(
     pos = jnp.arange(n, dtype=jnp.int32)[:, None]
     base = (1.0 - w) * rel
 
-    def body(t, carry):
-        chosen, value, out = carry
-        i = _first_argmax(value, _available(chosen, valid, n_valid, t))
+    def choose(t, state):
+        chosen, value = state
+        return _first_argmax(value, _available(chosen, valid, n_valid, t)), state
+
+    def update(t, state, i):
+        chosen, value = state
         penalised = base - w * similarity_row(cand, i, similarity)
         value = jnp.where(t == 0, penalised, jnp.minimum(value, penalised))
-        out = jax.lax.dynamic_update_slice(out, i[None], (t, 0))
-        return chosen | (pos == i), value, out
+        return chosen | (pos == i), value
 
-    init = (jnp.zeros((n, u), bool), base, jnp.zeros((k, u), jnp.int32))
-    return jax.lax.fori_loop(0, k, body, init)[2]
+    return _greedy(k, u, choose, update, (jnp.zeros((n, u), bool), base))
 
 
 def dpp_select(
@@ -331,37 +355,51 @@ def dpp_steps(
     theta = 1.0 - w
     n, u = rel.shape
     pos = jnp.arange(n, dtype=jnp.int32)[:, None]
+    rows = max(k - 1, 1)  # the row made at the last step is never read
 
-    def body(t, carry):
-        # c: [K, N, U] Cholesky rows; e: the row computed at step t - 1, stored at step t (so
-        # that the row is not formed from c while c is written, which would copy c)
-        chosen, c, e, d2, out, stopped = carry
-        c = jax.lax.dynamic_update_slice(c, e[None], (jnp.maximum(t - 1, 0), 0, 0))
+    def dot_of(made):
+        # <c_j, c_i> over the rows made so far, in a fixed order; one branch per count, so
+        # that step t reads only the t rows made before it
+        def dot(c, ci):
+            acc = jnp.zeros((n, u), jnp.float32) if made == 0 else c[0] * ci[0]
+            for r in range(1, made):
+                acc = acc + c[r] * ci[r]
+            return acc
+
+        return dot
+
+    dots = [dot_of(made) for made in range(rows + 1)]
+
+    def choose(t, state):
+        # c: [K - 1, N, U] Cholesky rows; e: the row computed at step t - 1, stored at step t
+        # (so that the row is not formed from c while c is written, which would copy c)
+        chosen, c, e, d2, stopped = state
+        c = jax.lax.dynamic_update_slice(c, e[None], (jnp.clip(t - 1, 0, rows - 1), 0, 0))
         d2 = d2 - e * e
         eligible = ~chosen & valid & ((d2 > eps) | (w == 0))
         stop = stopped | ~jnp.any(eligible, axis=0)
         gain = theta * rel + w * jnp.log(jnp.maximum(d2, eps))
         avail = jnp.where(stop, _available(chosen, valid, n_valid, t), eligible)
         i = _first_argmax(jnp.where(stop, rel, gain), avail)
-        ci = jnp.take_along_axis(c, i[None, None, :], axis=1)  # [K, 1, U]
-        d2i = jnp.take_along_axis(d2, i[None], axis=0)  # [1, U]
-        dot = c[0] * ci[0]
-        for r in range(1, k):  # <c_j, c_i> in a fixed order (rows >= t are still zero)
-            dot = dot + c[r] * ci[r]
-        e = (similarity_row(cand, i, similarity) - dot) / jnp.sqrt(jnp.maximum(d2i, eps))
-        e = jnp.where(~stop & (d2i[0] > eps), e, 0.0)  # no update: row t stays zero
-        out = jax.lax.dynamic_update_slice(out, i[None], (t, 0))
-        return chosen | (pos == i), c, e, d2, out, stop
+        return i, (chosen, c, d2, stop)
 
-    init = (
+    def update(t, ready, i):
+        chosen, c, d2, stop = ready
+        ci = jnp.take_along_axis(c, i[None, None, :], axis=1)[:, 0]  # [K - 1, U]
+        d2i = jnp.take_along_axis(d2, i[None], axis=0)  # [1, U]
+        dot = jax.lax.switch(jnp.minimum(t, rows), dots, c, ci)
+        e = (similarity_row(cand, i, similarity) - dot) / jnp.sqrt(jnp.maximum(d2i, eps))
+        e = jnp.where(~stop & (d2i[0] > eps), e, 0.0)  # no update: the row stays zero
+        return chosen | (pos == i), c, e, d2, stop
+
+    state = (
         jnp.zeros((n, u), bool),
-        jnp.zeros((k, n, u), jnp.float32),
+        jnp.zeros((rows, n, u), jnp.float32),
         jnp.zeros((n, u), jnp.float32),
         jnp.ones((n, u), jnp.float32),  # d_i^2 = S_ii = 1
-        jnp.zeros((k, u), jnp.int32),
         jnp.zeros(u, bool),
     )
-    return jax.lax.fori_loop(0, k, body, init)[4]
+    return _greedy(k, u, choose, update, state)
 
 
 def item_category_distribution(categories: ArrayLike) -> Array:
@@ -493,32 +531,38 @@ def calibration_steps(
     pos = jnp.arange(n, dtype=jnp.int32)[:, None]
 
     def terms(qsum, t):
-        # [M * (C + 1) * U]: p_c log(q~_c / b_c) for a candidate with s = 1..M categories, c
+        # [M, C + 1, U]: p_c log(q~_c / b_c) for a candidate with s = 1..M categories, c
         # among them, as the list's item t + 1: with b_c the list's q~_c without it, times
-        # t + 1, it adds (1 - a) / s to that
+        # t + 1, it adds (1 - a) / s to that. 0 where p_c = 0 (b_c is then replaced by 1, so
+        # the log is finite). Kept three-dimensional: written flat, the table costs twice as
+        # much to form
         qsum = jnp.concatenate([qsum, jnp.zeros((1, u), jnp.float32)], axis=0)
         b = (1.0 - a) * qsum + a * (t + 1.0) * p  # > 0 where p > 0
-        return jnp.where(has, p * jnp.log(1.0 + add / jnp.where(has, b, 1.0)), 0.0).reshape(-1)
+        inv = 1.0 / jnp.where(has, b, 1.0)  # [C + 1, U]
+        return p * jnp.log(1.0 + add * inv)
 
-    def body(t, carry):
+    def choose(t, state):
         # qsum: [C, U] sum of p(c|j) over the chosen j; table: terms(qsum, t), formed at the
         # end of the step before (so that it is one array the gathers read, not inlined into
         # each of them)
-        chosen, qsum, table, out = carry
+        chosen, qsum, table = state
+        table = table.reshape(-1)
         gain = table[flat[0]]
         for m in range(1, n_slots):
             gain = gain + table[flat[m]]
         i = _first_argmax((1.0 - lam) * rel + lam * gain, _available(chosen, valid, n_valid, t))
+        return i, (chosen, qsum)
+
+    def update(t, ready, i):
+        chosen, qsum = ready
         words_i = jnp.take_along_axis(words, i[None, None, :], axis=1)[:, 0]  # [W, U]
         pci_i = jnp.take_along_axis(pci, i[None], axis=0)  # [1, U]
         in_i = (jnp.repeat(words_i, 32, axis=0)[:n_cat] >> cat_bit) & 1  # [C, U]
         qsum = qsum + jnp.where(in_i == 1, pci_i, 0.0)
-        out = jax.lax.dynamic_update_slice(out, i[None], (t, 0))
-        return chosen | (pos == i), qsum, terms(qsum, t + 1), out
+        return chosen | (pos == i), qsum, terms(qsum, t + 1)
 
     qsum = jnp.zeros((n_cat, u), jnp.float32)
-    init = (jnp.zeros((n, u), bool), qsum, terms(qsum, 0), jnp.zeros((k, u), jnp.int32))
-    return jax.lax.fori_loop(0, k, body, init)[3]
+    return _greedy(k, u, choose, update, (jnp.zeros((n, u), bool), qsum, terms(qsum, 0)))
 
 
 def xquad_select(

@@ -325,6 +325,45 @@ def test_xquad_matches_reference(variant, lam):
         assert got.positions[u].tolist() == want
 
 
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("method", rr.METHODS)
+def test_short_lists_are_the_references_first_choices(method, k, cats):
+    # k = 1 is the last step alone (no loop step), k = 2 one loop step and the last one; the
+    # greedy's first k choices do not depend on the list length, so they are the K-item
+    # reference's first k (its margins cover every step)
+    w = 0.5
+    tail = np.random.default_rng(5).random(N_ITEMS) < 0.7
+
+    def make(rng):
+        s, it = one_user(rng)
+        if method == "calibration":
+            return s, it, rng.dirichlet(np.ones(cats.shape[1]))
+        if method == "xquad":
+            return s, it, np.array([0.4, 0.6])
+        return s, it
+
+    def ref(row):
+        if method == "mmr":
+            return ref_mmr(*row, cats, "jaccard", w, K)
+        if method == "dpp":
+            return ref_dpp_naive(*row, cats, "jaccard", w, K)
+        if method == "calibration":
+            return ref_calibration(row[0], row[1], cats, row[2], w, K)
+        return ref_xquad(row[0], row[1], tail, row[2], w, K, "binary")
+
+    rows = with_margin(make, lambda r: ref(r)[1])
+    side = {
+        "mmr": {"categories": cats},
+        "dpp": {"categories": cats},
+        "calibration": {"categories": cats, "user_categories": rows[-1]},
+        "xquad": {"tail": tail, "user_groups": rows[-1]},
+    }[method]
+    got = rr.rerank(rows[0], rows[1], w, method=method, k=k, **side)
+    assert got.positions.shape == (len(rows[0]), k)
+    for u in range(len(rows[0])):
+        assert got.positions[u].tolist() == ref(tuple(r[u] for r in rows))[0][:k]
+
+
 def test_invalid_candidates_only_when_no_valid_one_is_left(cats):
     # three valid candidates for K = 5: the greedy value still orders the invalid ones
     # (relevance 0), exact ties among them by position
