@@ -236,7 +236,7 @@ def main() -> None:
         f"one weight (w = {WEIGHT}), {args.runs} runs of {args.repeats} calls; speed-up: "
         "median over the runs (range beside it)"
     )
-    print(f"{head}{'per run':>14}{'compile s':>9}{'identical':>11}{'program u/s':>13}")
+    print(f"{head}{'per run':>14}{'compile s':>11}{'identical':>11}{'program u/s':>13}")
     # --runs blocks of each side, alternating: a slow spell of the machine then shows as one
     # slow run of both sides, not as a bias of one of them
     raw = {m: {"jit": [], "numpy": [], "program": [], "first": None} for m in rr.METHODS}
@@ -291,7 +291,7 @@ def main() -> None:
             f"{method:<12}{r['jitted_users_per_second']:>12,.0f}"
             f"{r['numpy_users_per_second']:>11,.0f}{r['speedup']:>9.1f}x"
             f"{min(per_run):>7.1f}-{max(per_run):<6.1f}"
-            f"{r['compile_seconds']:>9.2f}{same:>11.3f}{r['program_users_per_second']:>13,.0f}"
+            f"{r['compile_seconds']:>11.2f}{same:>11.3f}{r['program_users_per_second']:>13,.0f}"
         )
 
     weights = np.linspace(0.0, 1.0, SWEEP)
