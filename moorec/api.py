@@ -15,7 +15,7 @@ from moorec.objectives.base import Objective
 from moorec.objectives.evaluate import DEFAULT_OBJECTIVES, Evaluator
 from moorec.objectives.latency import recommend as _recommend
 from moorec.rerank.stage import as_reranker
-from moorec.train.loop import FitResult, TrainConfig
+from moorec.train.loop import CLOSED_FORM_FIELDS, FitResult, TrainConfig
 from moorec.train.loop import fit as _fit
 
 __all__ = ["NoValidationWarning", "evaluate", "fit", "recommend"]
@@ -43,6 +43,9 @@ def fit(
             model family's defaults (``moorec.models.defaults(name)["train"]``: ``lr``, ``l2``,
             ``batch_size``, ``epochs``, ``patience``; for a built model, those of its class)
             fill what the keyword arguments leave unset, and ``TrainConfig``'s defaults the rest.
+            A closed-form model (``pop``, ``itemknn``, ``ease``, ``rp3beta``) is computed in
+            one pass and validated once; of the fields it reads only ``patience`` (0: no
+            validation), ``valid_metric`` and ``seed``, and refuses the others as keywords.
         progress: show a progress bar over epochs.
         **kwargs: :class:`TrainConfig` fields, then model settings (e.g. ``dim=64``); for a
             model given by name, ``moorec.models.defaults(name)["model"]`` fills the model
@@ -50,6 +53,11 @@ def fit(
 
     Returns:
         A :class:`~moorec.train.FitResult`; ``result.model`` holds the best validated state.
+
+    Raises:
+        UnknownNameError: for an unknown model or keyword.
+        ConfigError: for a bad setting, model settings given with a built model, or a
+            ``TrainConfig`` field a closed-form model does not read (e.g. ``epochs``).
 
     Example:
         >>> import moorec as mr
@@ -71,6 +79,14 @@ def fit(
             f"model settings {sorted(model_kw)} given with an already built model; give "
             f"them to the model, or pass its name; TrainConfig fields: {', '.join(fields)}"
         )
+    closed = getattr(_factory_of(model), "closed_form", False)
+    idle = sorted(k for k in train_kw if k not in CLOSED_FORM_FIELDS)
+    if closed and idle:
+        raise ConfigError(
+            f"model {_name_of(model)!r} is computed in closed form (one pass, no epochs): "
+            f"{idle} would do nothing; of the TrainConfig fields it reads only "
+            f"{', '.join(CLOSED_FORM_FIELDS)}"
+        )
     # The model family's defaults fill what the keyword arguments leave unset.
     family = defaults(model if isinstance(model, str) else type(model))
     if config is None:
@@ -88,7 +104,7 @@ def fit(
         evaluator = Evaluator(split, "valid", [config.valid_metric])
         validate = evaluator.metric(config.valid_metric)
         maximize = evaluator.objectives[0].direction == "max"
-    elif config.patience > 0:
+    elif config.patience > 0 and not closed:  # a closed-form model loses nothing
         warnings.warn(
             f"the validation part of this split is empty, so early stopping is off: all "
             f"{config.epochs} epochs run and the last state is kept (best_valid is nan); "
@@ -98,6 +114,16 @@ def fit(
             stacklevel=2,
         )
     return _fit(model, split.train, config, validate=validate, maximize=maximize, progress=progress)
+
+
+def _factory_of(model: str | Recommender):
+    from moorec.models.registry import _MODELS
+
+    return _MODELS.get(model) if isinstance(model, str) else type(model)
+
+
+def _name_of(model: str | Recommender) -> str:
+    return model if isinstance(model, str) else type(model).__name__
 
 
 def _check_fit_settings(name: str, model_kw: dict, fields: Sequence[str]) -> None:

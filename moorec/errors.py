@@ -20,6 +20,7 @@ __all__ = [
     "ExecutorError",
     "MoorecError",
     "RecordError",
+    "ResourceError",
     "RunConfigMismatchError",
     "RunStoreError",
     "SplitError",
@@ -98,6 +99,10 @@ def check_positive_int(name: str, value: object) -> int:
 
 class TrainingError(MoorecError):
     """Training failed, e.g. the loss became NaN or infinite."""
+
+
+class ResourceError(MoorecError):
+    """A computation would need more memory than its limit allows (the message names both)."""
 
 
 class ExecutorError(MoorecError):

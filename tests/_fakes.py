@@ -11,6 +11,10 @@ SMALL_ZOO = {
     "two_tower": {"dim": 8},
     "sasrec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
     "bert4rec": {"dim": 16, "n_blocks": 1, "n_heads": 2, "max_len": 8},
+    "pop": {},
+    "itemknn": {"k": 10, "shrink": 1.0},
+    "ease": {"reg_weight": 10.0},
+    "rp3beta": {"k": 10, "alpha": 1.0, "beta": 0.5},
 }
 
 

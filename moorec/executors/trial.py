@@ -26,7 +26,7 @@ from moorec.executors.posthoc import (
 )
 from moorec.models.registry import _MODELS, create
 from moorec.objectives.evaluate import Evaluator
-from moorec.train.loop import TrainConfig, fit
+from moorec.train.loop import CLOSED_FORM_FIELDS, TrainConfig, fit
 
 __all__ = [
     "PARTS",
@@ -51,7 +51,12 @@ TRAIN_FIELDS = tuple(
 
 
 def searchable_names(model: str) -> list[str]:
-    """Names a search variable (or a fixed setting) may take for ``model``."""
+    """Names a search variable (or a fixed setting) may take for ``model``.
+
+    The training fields (:data:`TRAIN_FIELDS`), the loss weights, the constructor settings and
+    the post-hoc settings; for a closed-form model (``closed_form``: one pass, no epochs), of
+    the training fields only those its fit reads (``patience``, ``valid_metric``).
+    """
     factory = _MODELS[model]
     init = factory.__init__ if inspect.isclass(factory) else factory
     params = [
@@ -60,7 +65,10 @@ def searchable_names(model: str) -> list[str]:
         if name not in ("n_users", "n_items", "rngs", "self", "train")
         and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
-    names = set(TRAIN_FIELDS) | set(getattr(factory, "hparam_names", ())) | set(params)
+    train = set(TRAIN_FIELDS)
+    if getattr(factory, "closed_form", False):
+        train &= set(CLOSED_FORM_FIELDS)
+    names = train | set(getattr(factory, "hparam_names", ())) | set(params)
     return sorted(names | set(POSTHOC_NAMES))
 
 

@@ -16,6 +16,10 @@ In a two-level search (re-ranking settings, a sweep), a candidate whose model th
 state cache holds is scored without training; the others are trained together as above, and
 each trained model is kept in the cache and scored (re-ranked, swept) by the trainer, one
 candidate at a time.
+
+Closed-form models (``closed_form``: EASE, ItemKNN, RP3beta, popularity) have no epochs to
+vectorise: their candidates are solved and scored one at a time in this process, exactly as the
+sequential executor runs them (the same records, bit for bit).
 """
 
 from __future__ import annotations
@@ -33,8 +37,16 @@ from flax import nnx
 from moorec.errors import ConfigError
 from moorec.executors.base import Executor
 from moorec.executors.posthoc import training_key
-from moorec.executors.trial import Trainer, TrialSpec, check_part, failed_record, ok_record
+from moorec.executors.trial import (
+    Trainer,
+    TrialSpec,
+    check_part,
+    failed_record,
+    ok_record,
+    run_trial,
+)
 from moorec.models.base import count_params
+from moorec.models.registry import _MODELS
 from moorec.objectives.base import parse_all
 from moorec.train.population import STATIC_FIELDS, fit_population
 
@@ -141,10 +153,18 @@ class VectorizedExecutor(Executor):
     # -- running ----------------------------------------------------------------------------
 
     def run(self, configs, part="valid"):
-        """Bucket the configs by program, train and score each bucket together on ``part``."""
+        """Bucket the configs by program, train and score each bucket together on ``part``.
+
+        Candidates of a closed-form model are solved and scored one at a time instead.
+        """
         if self.spec is None:
             raise ConfigError("executor not started: call start(factory) first")
         ev = self.trainer.evaluator(check_part(part))
+        if getattr(_MODELS.get(self.spec.model), "closed_form", False):
+            # one pass each, nothing to vectorise: one candidate at a time, as sequential runs
+            for i, config in enumerate(configs):
+                yield i, run_trial(self.trainer, config, part)
+            return
         buckets: dict[str, list[tuple[int, Any, dict]]] = defaultdict(list)
         cache = self.trainer.cache
         self._configs = configs

@@ -2,9 +2,11 @@
 
 from moorec.models.base import Recommender, count_params
 from moorec.models.bert4rec import BERT4Rec
+from moorec.models.ease import EASE
 from moorec.models.lightgcn import LightGCN
 from moorec.models.mf import BPRMF, bpr_loss
 from moorec.models.ncf import NeuMF
+from moorec.models.neighbourhood import ItemKNN, Pop, RP3beta
 from moorec.models.peft import add_adapters, add_lora, finetune, trainable_params
 from moorec.models.registry import available, create, defaults, register
 from moorec.models.sasrec import SASRec
@@ -12,9 +14,13 @@ from moorec.models.two_tower import TwoTower
 
 __all__ = [
     "BPRMF",
+    "EASE",
     "BERT4Rec",
+    "ItemKNN",
     "LightGCN",
     "NeuMF",
+    "Pop",
+    "RP3beta",
     "Recommender",
     "SASRec",
     "TwoTower",

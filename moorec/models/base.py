@@ -37,6 +37,11 @@ class Recommender(nnx.Module):
             int: how many of the batch's first users to apply them to).
         uses_history: whether :meth:`score` reads ``history`` (sequential models; such a model
             also has an int attribute ``max_len``, the history length it reads).
+        closed_form: whether the model is computed in one pass from the training data instead
+            of trained by gradient steps (``moorec.models.closed_form``: EASE, ItemKNN,
+            RP3beta, popularity). Such a model has ``solve(train)``, which
+            :func:`moorec.train.fit` calls once; it has no :meth:`loss`, no epochs and sampler
+            ``"none"``.
         hparam_names: names of the per-candidate array hyperparameters :meth:`loss` reads.
         hparam_defaults: their values when a training config does not set them.
         hparam_switches: those of :attr:`hparam_names` whose value 0 turns a loss term off
@@ -49,6 +54,7 @@ class Recommender(nnx.Module):
 
     sampler: ClassVar[str] = "pairs"
     uses_history: ClassVar[bool] = False
+    closed_form: ClassVar[bool] = False
     hparam_names: ClassVar[tuple[str, ...]] = ()
     hparam_defaults: ClassVar[dict[str, float]] = {}
     hparam_switches: ClassVar[tuple[str, ...]] = ()

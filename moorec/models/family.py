@@ -6,7 +6,9 @@ and ``benchmarks/model_quality.py`` all train with these values, and ``docs/mode
 reports what they reach on ml-100k. Explicit settings always win over the table.
 
 The training settings were chosen on ml-100k *validation* NDCG@10 (seed 0, early stopping on it);
-the grids and figures are in ``docs/training.md`` ("Per-family defaults").
+the grids and figures are in ``docs/training.md`` ("Per-family defaults"). Closed-form families
+(``pop``, ``itemknn``, ``ease``, ``rp3beta``) are computed in one pass and have no training
+settings; their model settings were chosen the same way (grids in ``docs/models/NAME.md``).
 """
 
 from __future__ import annotations
@@ -16,15 +18,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from moorec.models.bert4rec import BERT4Rec
+from moorec.models.ease import EASE
 from moorec.models.lightgcn import LightGCN
 from moorec.models.mf import BPRMF
 from moorec.models.ncf import NeuMF
+from moorec.models.neighbourhood import ItemKNN, Pop, RP3beta
 from moorec.models.sasrec import SASRec
 from moorec.models.two_tower import TwoTower
 
 __all__ = ["TRAIN_KEYS", "defaults", "table"]
 
-#: The ``TrainConfig`` fields every family's table entry sets.
+#: The ``TrainConfig`` fields every family's table entry sets (closed-form families, which
+#: have no epochs, set none: their training part is empty).
 TRAIN_KEYS = ("lr", "l2", "batch_size", "epochs", "patience")
 
 # name: (class, split protocol, training settings, model settings). The model settings are the
@@ -66,6 +71,12 @@ _TABLE: dict[str, tuple[type, str, dict[str, Any], dict[str, Any]]] = {
         {"lr": 1e-3, "l2": 0.0, "batch_size": 32, "epochs": 300, "patience": 10},
         {"dim": 64, "n_blocks": 2, "n_heads": 2, "max_len": 50},
     ),
+    # Closed-form families (``closed_form``): computed in one pass, no training settings; their
+    # model settings were chosen on ml-100k validation NDCG@10 (docs/models/NAME.md).
+    "pop": (Pop, "random", {}, {}),
+    "itemknn": (ItemKNN, "random", {}, {"k": 150, "shrink": 5.0}),
+    "ease": (EASE, "random", {}, {"reg_weight": 350.0}),
+    "rp3beta": (RP3beta, "random", {}, {"k": 200, "alpha": 0.9, "beta": 0.65}),
 }
 
 
@@ -75,9 +86,10 @@ def _generic(factory: Callable[..., Any] | None) -> dict[str, Any]:
 
     base = TrainConfig()
     sequential = getattr(factory, "sampler", "pairs") == "sequences"
+    closed = getattr(factory, "closed_form", False)
     return {
         "split": "loo" if sequential else "random",
-        "train": {k: getattr(base, k) for k in TRAIN_KEYS},
+        "train": {} if closed else {k: getattr(base, k) for k in TRAIN_KEYS},
         "model": {},
     }
 
@@ -90,10 +102,12 @@ def defaults(model: str | type) -> dict[str, Any]:
 
     Returns:
         A fresh dict ``{"split": protocol, "train": {lr, l2, batch_size, epochs, patience},
-        "model": {setting: value}}``. ``split`` is ``"loo"`` (time-ordered leave-one-out) for
-        sequential models and ``"random"`` (8:1:1 per user) otherwise. A name registered with
-        another factory than the built-in one, or a class outside the table, gets
-        ``TrainConfig``'s defaults, its sampler's protocol and no model settings.
+        "model": {setting: value}}``; ``train`` is empty for a closed-form family (one pass,
+        no epochs: ``pop``, ``itemknn``, ``ease``, ``rp3beta``). ``split`` is ``"loo"``
+        (time-ordered leave-one-out) for sequential models and ``"random"`` (8:1:1 per user)
+        otherwise. A name registered with another factory than the built-in one, or a class
+        outside the table, gets ``TrainConfig``'s defaults (none for a closed-form class), its
+        sampler's protocol and no model settings.
 
     Raises:
         UnknownNameError: for a name that is not registered.

@@ -12,10 +12,12 @@ from flax import nnx
 from moorec.errors import ConfigError, UnknownNameError
 from moorec.models.base import Recommender
 from moorec.models.bert4rec import BERT4Rec
+from moorec.models.ease import EASE
 from moorec.models.family import defaults
 from moorec.models.lightgcn import LightGCN
 from moorec.models.mf import BPRMF
 from moorec.models.ncf import NeuMF
+from moorec.models.neighbourhood import ItemKNN, Pop, RP3beta
 from moorec.models.sasrec import SASRec
 from moorec.models.two_tower import TwoTower
 
@@ -28,6 +30,10 @@ _MODELS: dict[str, Callable[..., Recommender]] = {
     "two_tower": TwoTower,
     "sasrec": SASRec,
     "bert4rec": BERT4Rec,
+    "pop": Pop,
+    "itemknn": ItemKNN,
+    "ease": EASE,
+    "rp3beta": RP3beta,
 }
 
 
@@ -51,10 +57,14 @@ def needs_train(factory: Callable[..., Recommender]) -> bool:
 #: where it is the default, e.g. ``ff_dim``, ``negatives``).
 POSITIVE_INT_SETTINGS = frozenset(
     {"dim", "n_blocks", "n_heads", "heads", "max_len", "ff_dim", "title_dim", "n_year_bins",
-     "negatives", "rank"}
+     "negatives", "rank", "k"}
 )  # fmt: skip
 #: Settings that must be integers >= 0 (``n_layers`` 0: LightGCN without propagation).
 NON_NEGATIVE_INT_SETTINGS = frozenset({"n_layers"})
+#: Settings that must be finite real numbers >= 0 (ItemKNN's shrinkage, RP3beta's exponents).
+NON_NEGATIVE_REAL_SETTINGS = frozenset({"shrink", "alpha", "beta"})
+#: Settings that must be finite real numbers > 0 (EASE's L2 weight).
+POSITIVE_REAL_SETTINGS = frozenset({"reg_weight"})
 #: Settings that are sequences of positive integers (layer widths); one integer is a
 #: one-element sequence.
 POSITIVE_INT_SEQUENCE_SETTINGS = frozenset({"layers", "hidden"})
@@ -98,6 +108,8 @@ def check_settings(
     Every key must be a parameter of the model's factory (unless the factory takes
     ``**kwargs``). With ``values``, settings of :data:`POSITIVE_INT_SETTINGS` must be positive
     integers, those of :data:`NON_NEGATIVE_INT_SETTINGS` integers >= 0, those of
+    :data:`NON_NEGATIVE_REAL_SETTINGS` finite numbers >= 0, those of
+    :data:`POSITIVE_REAL_SETTINGS` finite numbers > 0, those of
     :data:`POSITIVE_INT_SEQUENCE_SETTINGS` sequences of positive integers (one integer becomes
     a one-element tuple), and a setting whose default is a bool must be a bool. Other
     values are checked by the model itself when it is built.
@@ -142,6 +154,8 @@ def check_settings(
             out[key] = _positive_int(what, value)
         elif key in NON_NEGATIVE_INT_SETTINGS:
             out[key] = _positive_int(what, value, low=0)
+        elif key in NON_NEGATIVE_REAL_SETTINGS or key in POSITIVE_REAL_SETTINGS:
+            _real(what, value, strict=key in POSITIVE_REAL_SETTINGS)
         elif key in POSITIVE_INT_SEQUENCE_SETTINGS:
             one = isinstance(value, numbers.Real) and not isinstance(value, bool)
             seq = (value,) if one else value
@@ -153,6 +167,19 @@ def check_settings(
         elif isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"{what} must be true or false, got {value!r}")
     return out
+
+
+def _real(what: str, value: object, strict: bool) -> None:
+    """Refuse ``value`` unless it is a finite real number ``>= 0`` (``> 0`` if ``strict``)."""
+    kind = "a finite number > 0" if strict else "a finite number >= 0"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+        or (strict and value == 0)
+    ):
+        raise ConfigError(f"{what} must be {kind}, got {value!r}")
 
 
 def _positive_int(what: str, value: object, low: int = 1) -> int:

@@ -26,16 +26,22 @@ from moorec.models.base import Recommender
 from moorec.train.sampling import SAMPLERS, PairSampler, epoch_order
 
 __all__ = [
+    "CLOSED_FORM_FIELDS",
     "BestSoFar",
     "FitResult",
     "TrainConfig",
     "epoch_body",
     "fit",
+    "fit_closed_form",
     "optimizer",
     "train_epoch",
 ]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
+
+#: The ``TrainConfig`` fields a closed-form model's fit reads (it has no epochs, batches,
+#: optimiser or loss): ``patience`` (0: no validation), ``valid_metric`` and ``seed``.
+CLOSED_FORM_FIELDS = ("patience", "valid_metric", "seed")
 
 
 @functools.cache
@@ -287,7 +293,8 @@ class FitResult:
         best_valid: validation value of ``valid_metric`` at ``best_epoch`` (``nan`` when no
             validation ran).
         history: one dict per epoch: ``epoch``, ``loss``, ``seconds`` and, on validated
-            epochs, ``valid`` (the metric value).
+            epochs, ``valid`` (the metric value); a closed-form model's one row has no
+            ``loss``.
         train_seconds: wall time of the whole fit, validation included.
         first_epoch_seconds: wall time of epoch 1, which includes compilation.
         stopped_early: whether patience ran out before ``epochs``.
@@ -384,6 +391,10 @@ def fit(
 ) -> FitResult:
     """Train ``model`` on ``train`` and keep the parameters that validate best.
 
+    A closed-form model (``model.closed_form``: EASE, ItemKNN, RP3beta, popularity) is not
+    trained by epochs: :func:`fit_closed_form` runs its one pass instead, and of ``config``
+    only ``patience`` (0: no validation) and ``valid_metric`` matter.
+
     Args:
         model: a :class:`~moorec.models.Recommender` (modified in place and returned).
         train: the training :class:`~moorec.data.Interactions`.
@@ -409,6 +420,8 @@ def fit(
     config = config or TrainConfig()
     if config.patience == 0:
         validate = None  # early stopping off: train every epoch, keep the last state
+    if getattr(model, "closed_form", False):
+        return fit_closed_form(model, train, config, validate=validate, on_epoch=on_epoch)
     if model.sampler not in SAMPLERS:
         raise UnknownNameError(f"sampler of {type(model).__name__}", model.sampler, SAMPLERS)
     sampler = SAMPLERS[model.sampler]
@@ -493,5 +506,68 @@ def fit(
         train_seconds=time.perf_counter() - t_start,
         first_epoch_seconds=first_epoch_seconds,
         stopped_early=stopped_early,
+        config=config,
+    )
+
+
+def fit_closed_form(
+    model: Recommender,
+    train,
+    config: TrainConfig | None = None,
+    *,
+    validate: Callable[[Recommender], float] | None = None,
+    on_epoch: Callable[[dict[str, float]], Any] | None = None,
+) -> FitResult:
+    """Compute a closed-form model (``model.closed_form``) in its one pass.
+
+    Calls ``model.solve(train)`` once, times it, and validates the result once when
+    ``validate`` is given (and ``config.patience`` is not 0). No epochs, batches or loss: the
+    result reads as a fit of one epoch (``best_epoch`` 1, one history row ``{"epoch": 1,
+    "seconds": ..., "valid": ...}`` without ``loss``, ``stopped_early`` false).
+
+    Args:
+        model: a closed-form :class:`~moorec.models.Recommender` (modified in place).
+        train: the training :class:`~moorec.data.Interactions`.
+        config: the settings; only ``patience`` and ``valid_metric`` are read.
+        validate: function scoring the model on validation data, or ``None``.
+        on_epoch: called with the history row.
+
+    Returns:
+        A :class:`FitResult`; ``train_seconds`` is the wall time of solving and validating,
+        ``first_epoch_seconds`` that of solving alone.
+
+    Raises:
+        ConfigError: for a model that is not closed-form, or ``train`` over other index
+            spaces than the model's.
+    """
+    config = config or TrainConfig()
+    if not getattr(model, "closed_form", False):
+        raise ConfigError(
+            f"{type(model).__name__} is trained by epochs, not in closed form: use fit()"
+        )
+    if train.n_users != model.n_users or train.n_items != model.n_items:
+        raise ConfigError(
+            f"model is built for {model.n_users} users x {model.n_items} items, the data has "
+            f"{train.n_users} x {train.n_items}"
+        )
+    if config.patience == 0:
+        validate = None
+    t_start = time.perf_counter()
+    model.solve(train)
+    row: dict[str, float] = {"epoch": 1, "seconds": time.perf_counter() - t_start}
+    best_valid = math.nan
+    if validate is not None:
+        best_valid = row["valid"] = float(validate(model))
+    history = [row]
+    if on_epoch is not None:
+        on_epoch(row)
+    return FitResult(
+        model=model,
+        best_epoch=1,
+        best_valid=best_valid,
+        history=history,
+        train_seconds=time.perf_counter() - t_start,
+        first_epoch_seconds=row["seconds"],
+        stopped_early=False,
         config=config,
     )

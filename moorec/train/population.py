@@ -347,6 +347,11 @@ def _stack_population(
     n_real = len(models)
     if n_real == 0 or len(configs) != n_real:
         raise ConfigError(f"need one config per model, got {n_real} models, {len(configs)}")
+    if any(getattr(m, "closed_form", False) for m in models):
+        raise ConfigError(
+            f"{type(models[0]).__name__} is computed in closed form (one pass, no epochs) and "
+            "is not trained as a population: fit each model with moorec.train.fit"
+        )
     for f in STATIC_FIELDS:
         values = {repr(getattr(c, f)) for c in configs}
         if len(values) > 1:
@@ -676,8 +681,9 @@ def fit_population(
         A :class:`PopulationFit`.
 
     Raises:
-        ConfigError: if the models differ in structure, the configs in a static field, or
-            one model object stands for several candidates with ``materialize=True``.
+        ConfigError: if the models differ in structure, the configs in a static field, one
+            model object stands for several candidates with ``materialize=True``, or the
+            models are closed-form (``closed_form``: fit each with ``moorec.train.fit``).
     """
     models, configs = list(models), list(configs)
     place = _Placement(mesh)
