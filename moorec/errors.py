@@ -9,20 +9,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "CatalogueMismatchError",
     "ChecksumError",
     "ColumnError",
     "ConfigError",
+    "CorruptModelError",
     "CorruptRunError",
     "DataError",
     "DataNotFoundError",
     "DownloadError",
     "EmptyDataError",
     "ExecutorError",
+    "IncompatibleModelError",
+    "ModelNotFoundError",
     "MoorecError",
     "RecordError",
     "ResourceError",
     "RunConfigMismatchError",
     "RunStoreError",
+    "SavedModelError",
     "SplitError",
     "TrainingError",
     "UnknownNameError",
@@ -123,3 +128,23 @@ class CorruptRunError(RunStoreError, DataError):
 
 class RecordError(RunStoreError, ValueError):
     """A record given to the run store lacks a field or has a field of the wrong type."""
+
+
+class SavedModelError(MoorecError):
+    """A saved model (``moorec.models.save``) cannot be written or read back as asked."""
+
+
+class ModelNotFoundError(SavedModelError, DataNotFoundError):
+    """No saved model where one was asked for (no folder, or no ``model.json`` in it)."""
+
+
+class CorruptModelError(SavedModelError, DataError):
+    """A saved model's description or state file is unreadable, malformed or altered."""
+
+
+class IncompatibleModelError(SavedModelError):
+    """A saved state does not fit the model this moorec builds from its description."""
+
+
+class CatalogueMismatchError(SavedModelError, ValueError):
+    """A saved model was given data of another catalogue (users, items or interactions)."""
