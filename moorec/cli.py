@@ -3,6 +3,8 @@
 moorec train --dataset ml-100k --model bpr --out runs/bpr
 moorec datasets
 moorec demo
+moorec search config.toml --out runs/nsga2
+moorec recommend runs/nsga2 --trial 12 --users 196 186 --k 10
 moorec plot runs/bpr --kind front --x ndcg@10 --y ild@10
 moorec report runs/nsga2-seed0 runs/random-seed0 --out report
 """
@@ -89,6 +91,20 @@ def _train(args: argparse.Namespace, data) -> dict:
         "history": result.history,
         "environment": environment(),
     }
+    if args.save:
+        from moorec.models.persist import save
+
+        info = {
+            "made_by": f"moorec {args.command}",
+            "dataset": data.name,
+            "split": metrics["config"]["split"],
+            "train": metrics["config"]["train"],
+            "best_epoch": result.best_epoch,
+        }
+        folder = save(result.model, f"{args.out}/model", settings=model_kw, data=split.train,
+                      family=args.model, info=_jsonable(info))  # fmt: skip
+        metrics["saved_model"] = folder.name
+        print(f"\nsaved the model in {folder}")
     if args.out:
         path = atomic_write_json(f"{args.out}/metrics.json", _jsonable(metrics))
         print(f"\nwrote {path}")
@@ -185,6 +201,8 @@ def _before_work(args: argparse.Namespace) -> None:
     if args.command in ("train", "demo", "search", "report"):
         _check_out(args.out)
     if args.command in ("train", "demo"):
+        if args.save and not args.out:
+            raise ConfigError("--save keeps the trained model in the --out folder: give --out DIR")
         _train_settings(args)
 
 
@@ -252,6 +270,76 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     run = run_config(cfg, args.out, progress=not args.quiet, executor=args.executor)
     print(f"\nrun stored in {run.path}")
+    return 0
+
+
+def _raw_ids(texts: Sequence[str], ids) -> list:
+    """Raw ids typed on the command line, as values of the id map ``ids`` (ints, floats, str)."""
+    import numpy as np
+
+    kind = np.asarray(ids).dtype.kind
+    out = []
+    for text in texts:
+        try:
+            out.append(int(text) if kind in "iu" else float(text) if kind == "f" else text)
+        except ValueError:
+            some = ", ".join(str(v) for v in np.asarray(ids)[:3].tolist())
+            raise ConfigError(
+                f"user {text!r} is not a user of the data set: its user ids are numbers "
+                f"(e.g. {some})"
+            ) from None
+    return out
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    import json
+
+    from moorec.api import recommend
+    from moorec.errors import ModelNotFoundError
+    from moorec.executors.posthoc import posthoc_part, reranker_of
+    from moorec.models.persist import load
+    from moorec.results.run import load as load_run
+    from moorec.search.config import run_split
+
+    run = load_run(args.run_dir)
+    trials = {t["trial"]: t for t in run.trials()}
+    if args.trial not in trials:
+        have = f"trials 0 to {max(trials)}" if trials else "no trials"
+        raise ConfigError(f"run {args.run_dir!r} has no trial {args.trial} (it has {have})")
+    saved = run.saved_models()
+    if args.trial not in saved:
+        kept = ", ".join(map(str, saved)) or "none"
+        raise ModelNotFoundError(
+            f"trial {args.trial} of run {args.run_dir!r} has no saved model (trials saved: "
+            f"{kept}); a search with [search] save_front = true saves its front's models"
+        )
+    split = run_split(run.config, path=args.data_path)
+    model = load(saved[args.trial], data=split.train)
+    settings = {**dict(run.config.get("fixed") or {}), **trials[args.trial]["config"]}
+    reranker = reranker_of(settings)
+    users = _raw_ids(args.users, split.train.user_ids)
+    items, scores = recommend(
+        model, users, k=args.k, exclude=split.train, raw=True, rerank=reranker
+    )
+    if args.json:
+        out = {
+            "run": str(run.path),
+            "trial": args.trial,
+            "model": run.config.get("model"),
+            "k": args.k,
+            "rerank": posthoc_part(settings) if reranker is not None else None,
+            "recommendations": [
+                {"user": u, "items": row.tolist(), "scores": [float(x) for x in srow]}
+                for u, row, srow in zip(users, items, scores, strict=True)
+            ],
+        }
+        print(json.dumps(_jsonable(out)))
+        return 0
+    how = "" if reranker is None else f", re-ranked by {reranker.method}"
+    print(f"top-{args.k} items of trial {args.trial} ({run.config.get('model')}{how})")
+    width = max(len(str(u)) for u in users)
+    for u, row in zip(users, items, strict=True):
+        print(f"user {u!s:<{width}}  " + " ".join(str(i) for i in row.tolist()))
     return 0
 
 
@@ -428,6 +516,12 @@ def _add_train_args(p: argparse.ArgumentParser, *, epochs: int | None) -> None:
     p.add_argument(
         "--out", default=None, help="folder for metrics.json (default: none, nothing is written)"
     )
+    p.add_argument(
+        "--save",
+        action="store_true",
+        help="also keep the trained model in OUT/model/ (needs --out; read it back with "
+        "moorec.models.load, see docs/saving.md)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -562,6 +656,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="evenly spaced weights from 0 to 1 of --baseline (N >= 2)",
     )
     p.set_defaults(func=cmd_search)
+    p = sub.add_parser(
+        "recommend",
+        help="top-K items for users from a front member saved in a run folder (no training)",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of `moorec search`")
+    p.add_argument(
+        "--trial",
+        type=int,
+        required=True,
+        metavar="N",
+        help="the front member to serve; its model is in RUN_DIR/models/trial_N/ when the "
+        "search ran with [search] save_front = true",
+    )
+    p.add_argument(
+        "--users", nargs="+", required=True, metavar="USER", help="raw user ids, as in the data"
+    )
+    p.add_argument("--k", type=int, default=10, help="items per user")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object (items and scores per user)"
+    )
+    p.add_argument(
+        "--data-path",
+        default=None,
+        help="folder or file holding the run's data set, when it is not found by name (default: "
+        "looked for as `moorec search` looked for it)",
+    )
+    p.set_defaults(func=cmd_recommend)
     p = sub.add_parser("plot", help="draw one figure from one or more run folders")
     p.add_argument(
         "run_dir", nargs="+", metavar="RUN_DIR", help="run folder(s) written by `moorec search`"

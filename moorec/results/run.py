@@ -51,6 +51,7 @@ __all__ = [
     "FRONT",
     "GENERATIONS",
     "MANIFEST",
+    "MODELS",
     "SPLITS",
     "TRIALS",
     "Run",
@@ -61,6 +62,7 @@ MANIFEST = "manifest.json"
 TRIALS = "trials.jsonl"
 GENERATIONS = "generations.jsonl"
 FRONT = "front.json"
+MODELS = "models"  # saved front models, models/trial_<N>/ (search with save_front)
 DIRECTIONS = ("max", "min")
 SPLITS = ("valid", "test")
 RECORD_TYPES = ("trial", "test")
@@ -421,6 +423,24 @@ class Run:
             {k: copy.deepcopy(by_id[i][k]) for k in ("trial", "config", "valid", "test")}
             for i in chosen
         ]
+
+    def saved_models(self) -> dict[int, Path]:
+        """The trials whose trained model is saved in ``models/trial_<N>/``, and the folders.
+
+        A search with ``save_front`` saves each front member's model there; read one back with
+        ``moorec.models.load(folder, data=split.train)``, or serve it with ``moorec recommend``.
+
+        Returns:
+            ``{trial id: folder}``, ordered by trial id (empty when nothing was saved).
+        """
+        found = {}
+        folder = self.path / MODELS
+        if folder.is_dir():
+            for sub in folder.iterdir():
+                head, _, tail = sub.name.partition("_")
+                if head == "trial" and tail.isdigit() and (sub / "model.json").is_file():
+                    found[int(tail)] = sub
+        return dict(sorted(found.items()))
 
     def knee(self) -> dict | None:
         """The knee (preferred) member recorded in ``front.json``, or ``None`` if there is none.

@@ -24,6 +24,7 @@
     seed = 0
     executor = "auto"            # sequential | vectorized | processes | dask | auto
     sweep = { rerank_weight = 21 }   # optional: each trained candidate re-ranked at 21 weights
+    save_front = true            # optional: keep the front's trained models in models/
     objectives = ["ndcg@10", "ild@10", "latency_ms"]
     constraints = ["latency_ms <= 5"]
 
@@ -51,6 +52,7 @@ __all__ = [
     "load_config",
     "run_baseline_config",
     "run_config",
+    "run_split",
     "search_settings",
 ]
 
@@ -71,6 +73,7 @@ SECTIONS = {
         "executor",
         "executor_options",
         "sweep",
+        "save_front",
     ),
     "reference": None,
     "space": None,
@@ -100,8 +103,11 @@ _TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("search", "executor"): (str,),
     ("search", "executor_options"): (dict,),
     ("search", "sweep"): (dict,),
+    ("search", "save_front"): (bool,),
 }
-_TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a table"}
+_TYPE_NAMES = {
+    str: "a string", int: "an integer", list: "a list", dict: "a table", bool: "true or false",
+}  # fmt: skip
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -140,7 +146,10 @@ def check_config(cfg: Mapping[str, Any]) -> None:
                     raise UnknownNameError(f"key of [{section}]", key, keys)
         for key, value in body.items():
             types = _TYPES.get((section, key))
-            bad = types is not None and (isinstance(value, bool) or not isinstance(value, types))
+            # a TOML boolean is an int to Python: only a bool key takes one
+            bad = types is not None and (
+                not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+            )
             if bad:
                 raise ConfigError(f"{section}.{key} must be {_TYPE_NAMES[types[0]]}, got {value!r}")
     if not cfg.get("space"):
@@ -170,6 +179,7 @@ def search_settings(cfg: Mapping[str, Any], executor: str | None = None) -> dict
         "executor": executor or s.get("executor", "sequential"),
         "executor_options": s.get("executor_options"),
         **({"sweep": s["sweep"]} if "sweep" in s else {}),
+        **({"save_front": s["save_front"]} if "save_front" in s else {}),
         "fixed": cfg.get("fixed", {}),
         "reference": cfg.get("reference"),
     }
@@ -255,6 +265,42 @@ def _load_split(cfg: Mapping[str, Any]):
         "split_counts": {p: len(getattr(split, p)) for p in ("train", "valid", "test")},
     }
     return split, info
+
+
+def run_split(config: Mapping[str, Any], *, path: str | Path | None = None):
+    """The split a run was made on, loaded again from its manifest's ``config``.
+
+    A run made from a TOML config (``moorec search``) records its data set, the data set's
+    options and the split's protocol and options (``config["data"]``); loading and splitting
+    them again gives the same split. A saved model checks that it is the same by the training
+    interactions' fingerprint when it is loaded.
+
+    Args:
+        config: a run's ``manifest["config"]`` (``Run.config``).
+        path: where the data set lies, when it is not found by name (``[data] path`` of the
+            config the run was made with; not recorded in the run).
+
+    Returns:
+        The :class:`~moorec.split.Split`.
+
+    Raises:
+        ConfigError: the run does not record its data set (a search started from Python
+            without ``data_info``).
+        DataNotFoundError: the data set cannot be found.
+    """
+    info = dict(config.get("data") or {})
+    if "dataset" not in info or "split" not in info:
+        raise ConfigError(
+            "the run does not record which data set and split it was made on (a search started "
+            "from Python without data_info); load its models in Python with "
+            "moorec.models.load(folder, data=split.train)"
+        )
+    split_cfg = dict(info["split"])
+    data_cfg = {"dataset": info["dataset"], "options": dict(info.get("options") or {})}
+    if path is not None:
+        data_cfg["path"] = str(path)
+    split, _ = _load_split({"data": data_cfg, "split": split_cfg})
+    return split
 
 
 def run_baseline_config(

@@ -86,6 +86,7 @@ def check_search(
     executor_options: Mapping[str, Any] | None = None,
     custom_trainer: bool = False,
     sweep: Mapping[str, Any] | Sweep | None = None,
+    save_front: bool = False,
 ) -> CheckedSearch:
     """Check every setting of a search before any work; :func:`search` and TOML configs call it.
 
@@ -104,6 +105,10 @@ def check_search(
             model setting (the message lists the valid ones).
     """
     sweep = _check_sweep(sweep, custom_trainer)
+    if not isinstance(save_front, bool):
+        raise ConfigError(f"save_front must be true or false, got {save_front!r}")
+    if save_front and custom_trainer:
+        raise ConfigError("save_front keeps moorec's own trained models; a custom trainer has none")
     if isinstance(space, Mapping):
         space = Space.from_dict(space)
     if not isinstance(space, Space):
@@ -217,6 +222,7 @@ def search(
     executor: str | Executor = "sequential",
     executor_options: Mapping[str, Any] | None = None,
     sweep: Mapping[str, Any] | Sweep | None = None,
+    save_front: bool = False,
 ) -> Run:
     """Search ``space`` for the best trade-offs between ``objectives`` and store the run.
 
@@ -259,6 +265,12 @@ def search(
             ``{"rerank_weight": 21}`` (21 weights from 0 to 1) or ``{"rerank_weight": [...],
             "rerank": "dpp"}`` (see :class:`~moorec.executors.posthoc.Sweep`); each grid point
             is a trial with ``"parent"`` (the trial that trained its model).
+        save_front: at the end, keep each front member's trained model in the run folder's
+            ``models/trial_<N>/`` (:func:`moorec.models.save`; read back with
+            :func:`moorec.models.load` or served by ``moorec recommend``). Models in
+            ``states/`` are reused; other members are trained again with their config and the
+            run's seed. Not part of the run's config: a finished run can be resumed with it to
+            save its front afterwards.
 
     A search whose space or fixed settings hold re-ranking settings (``rerank``,
     ``rerank_weight``, ``rerank_candidates``, ...) or that has a sweep is *two-level*:
@@ -286,6 +298,7 @@ def search(
         executor_options=executor_options,
         custom_trainer=trainer is not None,  # a custom trainer defines its own variables
         sweep=sweep,
+        save_front=save_front,
     )
     algo = make_algorithm(algorithm, pop_size, len(objs), space)
     keys = list(dict.fromkeys([o.key for o in objs] + [c.key for c in cons]))
@@ -346,7 +359,7 @@ def search(
             )
         front = final_front(
             trials, log, objs, cons, manifest=manifest, knee=knee, knee_weights=knee_weights,
-            report=report,
+            report=report, save_front=save_front,
         )  # fmt: skip
         if trials.started:  # what ran, with its final counts (restarts, candidates per path)
             store.update_manifest(executor=executor_.describe())
