@@ -227,12 +227,17 @@ class _Neighbourhood(ClosedFormRecommender):
         self.weights.set_value(jnp.asarray(weight))
 
     def item_item(self) -> jax.Array:
-        """The item-item matrix ``W`` the lists hold, dense.
+        """The item-item matrix ``W`` the lists hold, dense (what small catalogues score with).
 
         Returns:
             ``[n_items, n_items]`` float32 ``W[i, j]`` (0 off the lists).
+
+        Raises:
+            ResourceError: if ``4 * n_items^2`` bytes exceed the memory limit (scoring never
+                builds ``W`` above :data:`DENSE_SCORING_ITEMS` items).
         """
         n = self.n_items
+        check_memory(type(self).__name__, 4 * n * n, f"the dense {n:,} x {n:,} float32 W", n)
         own = jnp.arange(n, dtype=jnp.int32)[:, None]
         nbr, w = self.neighbours[...], self.weights[...]
         rows, cols = (nbr, own) if self.by_target else (own, nbr)
