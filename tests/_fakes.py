@@ -15,6 +15,8 @@ SMALL_ZOO = {
     "itemknn": {"k": 10, "shrink": 1.0},
     "ease": {"reg_weight": 10.0},
     "rp3beta": {"k": 10, "alpha": 1.0, "beta": 0.5},
+    "multvae": {"dim": 8, "hidden": (16,)},
+    "gru4rec": {"dim": 16, "hidden": (16,), "max_len": 8},
 }
 
 

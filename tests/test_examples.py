@@ -13,6 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ARGS = {
     "train_bpr.py": ["--epochs", "3", "--synthetic"],
     "baselines_ml100k.py": ["--synthetic"],
+    "multvae_gru4rec.py": ["--synthetic", "--epochs", "3"],
     "nsga2_bpr_ml100k.py": [
         "--synthetic",
         "--pop-size",

@@ -3,8 +3,10 @@
 from moorec.models.base import Recommender, count_params
 from moorec.models.bert4rec import BERT4Rec
 from moorec.models.ease import EASE
+from moorec.models.gru4rec import GRU4Rec
 from moorec.models.lightgcn import LightGCN
 from moorec.models.mf import BPRMF, bpr_loss
+from moorec.models.multvae import MultVAE
 from moorec.models.ncf import NeuMF
 from moorec.models.neighbourhood import ItemKNN, Pop, RP3beta
 from moorec.models.peft import add_adapters, add_lora, finetune, trainable_params
@@ -16,8 +18,10 @@ __all__ = [
     "BPRMF",
     "EASE",
     "BERT4Rec",
+    "GRU4Rec",
     "ItemKNN",
     "LightGCN",
+    "MultVAE",
     "NeuMF",
     "Pop",
     "RP3beta",

@@ -34,7 +34,11 @@ class Recommender(nnx.Module):
             ``rng`` (a PRNG key), ``pos_pop`` ``[B]`` float32 training popularity of ``pos``,
             and for list-level regularisers ``div_items`` ``[M]`` int32 items sampled
             uniformly, ``div_cat`` ``[M, C]`` their 0/1 categories and ``div_users`` (static
-            int: how many of the batch's first users to apply them to).
+            int: how many of the batch's first users to apply them to). ``"sequences"``: each
+            user's recent items in time order (:class:`~moorec.train.sampling.SequenceSampler`).
+            ``"users"``: each user's dense training row
+            (:class:`~moorec.train.sampling.UserSampler`). Every batch also holds ``step``
+            (int32 scalar: the optimiser updates made before it).
         uses_history: whether :meth:`score` reads ``history`` (sequential models; such a model
             also has an int attribute ``max_len``, the history length it reads).
         closed_form: whether the model is computed in one pass from the training data instead

@@ -19,8 +19,10 @@ from typing import Any
 
 from moorec.models.bert4rec import BERT4Rec
 from moorec.models.ease import EASE
+from moorec.models.gru4rec import GRU4Rec
 from moorec.models.lightgcn import LightGCN
 from moorec.models.mf import BPRMF
+from moorec.models.multvae import MultVAE
 from moorec.models.ncf import NeuMF
 from moorec.models.neighbourhood import ItemKNN, Pop, RP3beta
 from moorec.models.sasrec import SASRec
@@ -77,6 +79,18 @@ _TABLE: dict[str, tuple[type, str, dict[str, Any], dict[str, Any]]] = {
     "itemknn": (ItemKNN, "random", {}, {"k": 150, "shrink": 5.0}),
     "ease": (EASE, "random", {}, {"reg_weight": 350.0}),
     "rp3beta": (RP3beta, "random", {}, {"k": 200, "alpha": 0.9, "beta": 0.65}),
+    "multvae": (
+        MultVAE,
+        "random",
+        {"lr": 1e-3, "l2": 0.0, "batch_size": 128, "epochs": 300, "patience": 10},
+        {"dim": 200, "hidden": (600,)},
+    ),
+    "gru4rec": (
+        GRU4Rec,
+        "loo",
+        {"lr": 1e-3, "l2": 0.0, "batch_size": 64, "epochs": 300, "patience": 10},
+        {"dim": 64, "hidden": (128,), "max_len": 50, "loss": "ce"},
+    ),
 }
 
 

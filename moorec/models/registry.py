@@ -14,8 +14,10 @@ from moorec.models.base import Recommender
 from moorec.models.bert4rec import BERT4Rec
 from moorec.models.ease import EASE
 from moorec.models.family import defaults
+from moorec.models.gru4rec import GRU4Rec
 from moorec.models.lightgcn import LightGCN
 from moorec.models.mf import BPRMF
+from moorec.models.multvae import MultVAE
 from moorec.models.ncf import NeuMF
 from moorec.models.neighbourhood import ItemKNN, Pop, RP3beta
 from moorec.models.sasrec import SASRec
@@ -34,6 +36,8 @@ _MODELS: dict[str, Callable[..., Recommender]] = {
     "itemknn": ItemKNN,
     "ease": EASE,
     "rp3beta": RP3beta,
+    "multvae": MultVAE,
+    "gru4rec": GRU4Rec,
 }
 
 

@@ -336,7 +336,9 @@ def epoch_body(
         data: the training set on the device, as the sampler built it.
         order: ``[n_batches, B]`` int32 rows of ``data`` per batch.
         weight: ``[n_batches, B]`` float32, 0 on padding rows.
-        key: PRNG key of this epoch (negatives, and ``batch["rng"]`` for dropout).
+        key: PRNG key of this epoch (negatives, and ``batch["rng"]`` for dropout). Each batch
+            also gets ``step``, the int32 count of optimiser updates made before it (the
+            ``count`` of an ``optax.inject_hyperparams`` state), for schedules inside a loss.
         hparams: float32 scalars the model's loss reads.
         tx: the optimiser (static; from :func:`optimizer`).
         sampler: the model's sampler class (static; ``moorec.train.sampling.SAMPLERS``).
@@ -354,6 +356,8 @@ def epoch_body(
         p, o = carry
         rows, extra, w, k = inputs
         batch = sampler.batch(data, rows, extra, w, k)
+        if hasattr(o, "count"):  # optimiser updates so far (schedules such as KL annealing)
+            batch["step"] = o.count
         loss, grads = jax.value_and_grad(loss_fn)(p, batch)
         updates, o = tx.update(grads, o, p)
         return (optax.apply_updates(p, updates), o), loss
