@@ -237,3 +237,101 @@ def test_search_command_baseline_stores_a_sweep_run(tmp_path, capsys):
     assert main(argv) == 2
     assert "count must be >= 2, got 1" in capsys.readouterr().err
     assert not bad.exists()
+
+
+# -- saving a trained model, serving a saved front member ------------------------------------
+
+
+def _shop_csv(path):
+    import numpy as np
+
+    import moorec as mr
+
+    shop = mr.datasets.synthetic_shop(n_users=80, n_items=50, n_interactions=1500, seed=0)
+    rows = np.stack([shop.user_ids[shop.users], shop.item_ids[shop.items]], axis=1)
+    lines = ["user_id,item_id,timestamp"]
+    lines += [f"{u},{i},{t:.0f}" for (u, i), t in zip(rows, shop.timestamps, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_train_save_keeps_a_model_that_loads_and_scores_as_trained(tmp_path, capsys):
+    import moorec as mr
+    from moorec.cli import split_options
+    from moorec.data.registry import load_source
+
+    csv = _shop_csv(tmp_path / "shop.csv")
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", str(csv), "--model", "bpr", "--epochs", "2", "--dim", "8",
+            "--no-progress", "--objectives", "ndcg@10", "recall@10", "--out", str(out),
+            "--save"]  # fmt: skip
+    assert main(argv) == 0
+    assert f"saved the model in {out / 'model'}" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["saved_model"] == "model"
+    desc = mr.models.describe(out / "model")
+    assert desc["family"] == "bpr" and desc["settings"] == {"dim": 8}
+    assert desc["info"]["made_by"] == "moorec train" and desc["info"]["train"]["epochs"] == 2
+    # the same data and split again: the saved model scores on test what the command printed
+    data = load_source(str(csv))
+    split = mr.split.split(data, "random", **split_options("random", 0))
+    model = mr.models.load(out / "model", data=split.train)
+    assert mr.evaluate(model, split, "test", ["ndcg@10", "recall@10"]) == metrics["test"]
+    assert not list(out.glob(".*tmp")), "no temporary folder left behind"
+
+
+def test_train_save_needs_out(tmp_path, capsys):
+    assert main(["demo", "--epochs", "1", "--save"]) == 2
+    assert "--save keeps the trained model in the --out folder" in capsys.readouterr().err
+
+
+def test_search_save_front_then_recommend_serves_the_saved_members(tmp_path, capsys):
+    import moorec as mr
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(
+        SEARCH_TOML.replace("generations = 2", "generations = 1").replace(
+            "seed = 0\nobjectives", "seed = 0\nsave_front = true\nobjectives"
+        )
+    )
+    out = tmp_path / "run"
+    assert main(["search", str(cfg), "--out", str(out)]) == 0
+    front = json.loads((out / "front.json").read_text())
+    members = [m["trial"] for m in front["members"]]
+    assert f"saved {len(members)} front models in {out / 'models'}" in capsys.readouterr().out
+    assert [m["model"] for m in front["members"]] == [f"models/trial_{t}" for t in members]
+    assert sorted(mr.results.load(out).saved_models()) == sorted(members)
+    # the same data and split as the config's
+    shop = mr.datasets.synthetic_shop(n_users=150, n_items=80, n_interactions=3000)
+    split = mr.split.random_ratio(shop, (0.8, 0.1, 0.1), seed=0)
+    users = [int(u) for u in shop.user_ids[[0, 7, 42]]]
+    trial = members[0]
+    argv = ["recommend", str(out), "--trial", str(trial), "--users", *map(str, users)]
+    assert main([*argv, "--k", "5", "--json"]) == 0
+    served = json.loads(capsys.readouterr().out)
+    model = mr.models.load(out / "models" / f"trial_{trial}", data=split.train)
+    items, scores = mr.recommend(model, users, k=5, exclude=split.train, raw=True)
+    assert [r["user"] for r in served["recommendations"]] == users
+    assert [r["items"] for r in served["recommendations"]] == items.tolist()
+    assert [r["scores"] for r in served["recommendations"]] == scores.tolist()
+    assert served["trial"] == trial and served["k"] == 5 and served["rerank"] is None
+    assert main(argv) == 0  # as text: one line per user
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == f"top-10 items of trial {trial} (bpr)"
+    top10, _ = mr.recommend(model, users, k=10, exclude=split.train, raw=True)
+    assert [line.split()[2:] for line in lines[1:]] == [list(map(str, r)) for r in top10.tolist()]
+    # errors: one line each, no traceback
+    unsaved = next(t for t in range(4) if t not in members)
+    for bad, message in [
+        (["--trial", "99", "--users", "1"], "has no trial 99 (it has trials 0 to 3)"),
+        (["--trial", str(unsaved), "--users", "1"], f"trial {unsaved} of run"),
+        (["--trial", str(trial), "--users", "123456"], "raw user id 123456 is not in data set"),
+        (["--trial", str(trial), "--users", "abc"], "user 'abc' is not a user of the data set"),
+        (["--trial", str(trial), "--users", "1", "--k", "0"], "k must be a positive integer"),
+    ]:
+        assert main(["recommend", str(out), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("moorec: error: ") and message in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+    assert main(["recommend", str(tmp_path / "nowhere"), "--trial", "0", "--users", "1"]) == 2
+    assert "does not exist" in capsys.readouterr().err

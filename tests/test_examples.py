@@ -26,6 +26,7 @@ ARGS = {
         "run",
     ],
     "paper_figures.py": ["--synthetic", "--out", "figs", "--runs-dir", "runs"],
+    "save_and_serve.py": ["--synthetic", "--epochs", "2", "--out", "saved"],
     "population_executors.py": ["--synthetic", "--pop-size", "4", "--epochs", "2"],
     "two_level_search.py": [
         "--synthetic",

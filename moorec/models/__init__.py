@@ -10,6 +10,7 @@ from moorec.models.multvae import MultVAE
 from moorec.models.ncf import NeuMF
 from moorec.models.neighbourhood import ItemKNN, Pop, RP3beta
 from moorec.models.peft import add_adapters, add_lora, finetune, trainable_params
+from moorec.models.persist import describe, load, save
 from moorec.models.registry import available, create, defaults, register
 from moorec.models.sasrec import SASRec
 from moorec.models.two_tower import TwoTower
@@ -35,7 +36,10 @@ __all__ = [
     "count_params",
     "create",
     "defaults",
+    "describe",
     "finetune",
+    "load",
     "register",
+    "save",
     "trainable_params",
 ]
