@@ -71,8 +71,8 @@ def test_unknown_objective_fails_before_training(tmp_path, capsys):
 
 def test_unknown_model_rejected_by_parser(capsys):
     with pytest.raises(SystemExit):
-        main(["train", "--dataset", "ml-100k", "--model", "gru4rec"])
-    assert "invalid choice: 'gru4rec'" in capsys.readouterr().err
+        main(["train", "--dataset", "ml-100k", "--model", "caser"])
+    assert "invalid choice: 'caser'" in capsys.readouterr().err
 
 
 def test_datasets_lists_known_names(capsys):

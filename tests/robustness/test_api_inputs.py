@@ -57,7 +57,7 @@ FIT_CASES = [
     ("neumf", {"layers": (64, 0)}, ConfigError, "got 0"),
     ("sasrec", {"n_heads": 0}, ConfigError, "got 0"),
     ("two_tower", {"normalize": "yes"}, ConfigError, "got 'yes'"),
-    ("gru4rec", {}, UnknownNameError, "'gru4rec'"),
+    ("caser", {}, UnknownNameError, "'caser'"),
 ]
 
 
