@@ -21,6 +21,7 @@ with a quiet machine's.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -61,6 +62,11 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="default: each family's setting")
     p.add_argument("--patience", type=int, default=None, help="default: each family's setting")
     p.add_argument("--out", default="benchmarks/results/model_quality.json")
+    p.add_argument(
+        "--keep-others",
+        action="store_true",
+        help="keep the rows of --out's models not run now (each kept row names its commit)",
+    )
     args = p.parse_args()
 
     root = data_root()
@@ -123,7 +129,21 @@ def main() -> None:
                 flush=True,
             )
 
-    names = [n for n in args.models if n not in skipped]
+    out = Path(args.out)
+    if args.keep_others and out.exists():
+        old = json.loads(out.read_text())
+        env = old.get("environment", {})
+        made = {k: env.get(k) for k in ("git_commit", "source_sha256")}
+        run_now = {r["model"] for r in rows}
+        kept = [
+            {**r, "kept_from": r.get("kept_from", made)}
+            for r in old.get("rows", [])
+            if r["model"] not in run_now and r.get("seed") in args.seeds
+        ]
+        rows = sorted(
+            kept + rows, key=lambda r: MODELS.index(r["model"]) if r["model"] in MODELS else 99
+        )
+    names = list(dict.fromkeys(r["model"] for r in rows))
     summary = {}
     for name in names:
         mine = [r for r in rows if r["model"] == name]
@@ -177,7 +197,13 @@ def main() -> None:
         "after the fits, and seconds measured under load are larger than a quiet machine's."
         "\n\nSettings:\n\n" + settings + "\n"
     )
-    out = Path(args.out)
+    earlier = {r["model"]: r["kept_from"].get("git_commit") for r in rows if "kept_from" in r}
+    if earlier:
+        note += (
+            "\nRows from an earlier invocation (commit): "
+            + ", ".join(f"{m} ({(c or '?')[:7]})" for m, c in earlier.items())
+            + ".\n"
+        )
     atomic_write_text(
         out.with_suffix(".md"),
         f"# Model quality on ml-100k (training seeds {seeds})\n\n{note}\n{table}",
