@@ -88,8 +88,8 @@ _TABLE: dict[str, tuple[type, str, dict[str, Any], dict[str, Any]]] = {
     "gru4rec": (
         GRU4Rec,
         "loo",
-        {"lr": 1e-3, "l2": 0.0, "batch_size": 64, "epochs": 300, "patience": 10},
-        {"dim": 64, "hidden": (128,), "max_len": 50, "loss": "ce"},
+        {"lr": 3e-3, "l2": 0.0, "batch_size": 64, "epochs": 300, "patience": 10},
+        {"dim": 64, "hidden": (128,), "max_len": 50, "loss": "top1_max"},
     ),
 }
 
