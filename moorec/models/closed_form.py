@@ -194,26 +194,6 @@ def keep_top_k(
     weight[first + rows[take], rank[take]] = vals[take]
 
 
-def check_train(model: str, train: object, n_users: int, n_items: int) -> Interactions:
-    """``train`` if it is an :class:`~moorec.data.Interactions` over these index spaces.
-
-    Raises:
-        ConfigError: without ``train``, for another type or for other index spaces.
-    """
-    if train is None:
-        raise ConfigError(
-            f"{model} is computed from the training interactions: pass train=split.train"
-        )
-    if not isinstance(train, Interactions):
-        raise ConfigError(f"train must be an Interactions, got {type(train).__name__}")
-    if (train.n_users, train.n_items) != (n_users, n_items):
-        raise ConfigError(
-            f"train has {train.n_users} users x {train.n_items} items, the model is built "
-            f"for {n_users} x {n_items}"
-        )
-    return train
-
-
 class ClosedFormRecommender(Recommender):
     """Base class of models computed in one pass by :meth:`solve`.
 

@@ -35,9 +35,9 @@ from moorec.models.closed_form import (
     check_memory,
     check_real,
     check_sizes,
-    check_train,
     row_blocks,
 )
+from moorec.models.rows import check_train
 
 __all__ = ["EASE", "ease_weights", "memory_bytes"]
 

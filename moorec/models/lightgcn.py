@@ -31,6 +31,7 @@ from moorec.data.interactions import Interactions
 from moorec.errors import ConfigError, check_positive_int
 from moorec.models.base import Recommender
 from moorec.models.mf import bpr_loss, embedding_dropout
+from moorec.models.rows import check_train
 
 __all__ = ["EDGE_BLOCK", "LightGCN", "normalized_adjacency", "propagate"]
 
@@ -170,18 +171,8 @@ class LightGCN(Recommender):
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 0:
             raise ConfigError(f"n_layers must be an integer >= 0, got {n_layers!r}")
         self.n_layers = n_layers
-        if train is None:
-            raise ConfigError(
-                "LightGCN propagates over the training graph: pass train=split.train "
-                "(the training Interactions)"
-            )
-        if not isinstance(train, Interactions):
-            raise ConfigError(f"train must be an Interactions, got {type(train).__name__}")
-        if (train.n_users, train.n_items) != (self.n_users, self.n_items):
-            raise ConfigError(
-                f"train has {train.n_users} users x {train.n_items} items, the model is built "
-                f"for {self.n_users} x {self.n_items}"
-            )
+        graph = "propagates over the training graph"
+        check_train("LightGCN", train, self.n_users, self.n_items, reads=graph)
         n_nodes = self.n_users + self.n_items
         src, dst, value = _blocks(*normalized_adjacency(train), n_nodes, EDGE_BLOCK)
         self.edge_src = nnx.Variable(jnp.asarray(src))

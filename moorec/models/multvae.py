@@ -35,7 +35,7 @@ from flax import nnx
 from moorec.data.interactions import Interactions
 from moorec.errors import ConfigError, check_positive_int
 from moorec.models.base import Recommender
-from moorec.models.rows import dense_rows, user_csr
+from moorec.models.rows import check_train, dense_rows, user_csr
 from moorec.models.sasrec import DropoutStream, l2_penalty
 
 __all__ = ["MultVAE", "kl_divergence", "kl_weight", "multinomial_nll"]
@@ -174,18 +174,9 @@ class MultVAE(Recommender):
         self.n_items = check_positive_int("n_items", n_items)
         self.dim = check_positive_int("dim", dim)
         self.hidden = _check_hidden(hidden)
-        if train is None:
-            raise ConfigError(
-                "MultVAE encodes each user's training row: pass train=split.train "
-                "(the training Interactions)"
-            )
-        if not isinstance(train, Interactions):
-            raise ConfigError(f"train must be an Interactions, got {type(train).__name__}")
-        if (train.n_users, train.n_items) != (self.n_users, self.n_items):
-            raise ConfigError(
-                f"train has {train.n_users} users x {train.n_items} items, the model is built "
-                f"for {self.n_users} x {self.n_items}"
-            )
+        check_train(
+            "MultVAE", train, self.n_users, self.n_items, reads="encodes each user's training row"
+        )
         indptr, indices = user_csr(train)
         self.max_degree = int((indptr[1:] - indptr[:-1]).max(initial=0))
         self.row_indptr = nnx.Variable(jnp.asarray(indptr))

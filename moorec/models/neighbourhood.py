@@ -39,10 +39,10 @@ from moorec.models.closed_form import (
     check_memory,
     check_real,
     check_sizes,
-    check_train,
     keep_top_k,
     row_blocks,
 )
+from moorec.models.rows import check_train
 
 __all__ = [
     "DENSE_SCORING_ITEMS",

@@ -14,8 +14,43 @@ import jax.numpy as jnp
 import numpy as np
 
 from moorec.data.interactions import Interactions
+from moorec.errors import ConfigError
 
-__all__ = ["dense_rows", "user_csr"]
+__all__ = ["check_train", "dense_rows", "user_csr"]
+
+
+def check_train(
+    model: str,
+    train: object,
+    n_users: int,
+    n_items: int,
+    *,
+    reads: str = "is computed from the training interactions",
+) -> Interactions:
+    """``train`` if it is an :class:`~moorec.data.Interactions` over these index spaces.
+
+    For models built from the training data (``create(..., train=split.train)``).
+
+    Args:
+        model: the model's name, first word of the message without ``train``.
+        train: what the model was given.
+        n_users: the model's number of users.
+        n_items: the model's number of items.
+        reads: what the model does with ``train``, for that message.
+
+    Raises:
+        ConfigError: without ``train``, for another type or for other index spaces.
+    """
+    if train is None:
+        raise ConfigError(f"{model} {reads}: pass train=split.train (the training Interactions)")
+    if not isinstance(train, Interactions):
+        raise ConfigError(f"train must be an Interactions, got {type(train).__name__}")
+    if (train.n_users, train.n_items) != (n_users, n_items):
+        raise ConfigError(
+            f"train has {train.n_users} users x {train.n_items} items, the model is built "
+            f"for {n_users} x {n_items}"
+        )
+    return train
 
 
 def dense_rows(
