@@ -35,7 +35,9 @@ class Recommender(nnx.Module):
             and for list-level regularisers ``div_items`` ``[M]`` int32 items sampled
             uniformly, ``div_cat`` ``[M, C]`` their 0/1 categories and ``div_users`` (static
             int: how many of the batch's first users to apply them to). ``"sequences"``: each
-            user's recent items in time order (:class:`~moorec.train.sampling.SequenceSampler`).
+            user's recent items in time order (:class:`~moorec.train.sampling.SequenceSampler`);
+            ``"sequences_neg"``: the same with a sampled negative per position
+            (:class:`~moorec.train.sampling.SequenceNegativeSampler`).
             ``"users"``: each user's dense training row
             (:class:`~moorec.train.sampling.UserSampler`). Every batch also holds ``step``
             (int32 scalar: the optimiser updates made before it).

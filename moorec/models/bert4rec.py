@@ -77,6 +77,8 @@ class BERT4Rec(Recommender):
         n_heads: attention heads (default 2; ``dim`` must be a multiple).
         max_len: sequence length ``L`` (default 50).
         ff_dim: inner width of the feed-forward networks (default ``4 * dim``, as in BERT).
+        activation: of the feed-forward networks, ``"gelu"`` (default, BERT's) or ``"relu"``.
+        scale_embeddings: multiply the token embeddings by ``sqrt(dim)`` (default off).
         rngs: Flax random streams (``params``).
 
     Example:
@@ -101,11 +103,13 @@ class BERT4Rec(Recommender):
         n_heads: int = 2,
         max_len: int = 50,
         ff_dim: int | None = None,
+        activation: str = "gelu",
+        scale_embeddings: bool = False,
         *,
         rngs: nnx.Rngs,
     ):
         dim, n_blocks, n_heads, max_len, ff_dim = _check_settings(
-            dim, n_blocks, n_heads, max_len, ff_dim, ff_default=4
+            dim, n_blocks, n_heads, max_len, ff_dim, 4, activation, scale_embeddings
         )
         self.n_users = int(n_users)
         self.n_items = check_positive_int("n_items", n_items)
@@ -114,7 +118,15 @@ class BERT4Rec(Recommender):
         self.pad_token = self.n_items
         self.mask_token = self.n_items + 1
         self.encoder = TransformerEncoder(
-            self.n_items + 2, dim, n_blocks, n_heads, max_len, ff_dim, rngs=rngs
+            self.n_items + 2,
+            dim,
+            n_blocks,
+            n_heads,
+            max_len,
+            ff_dim,
+            activation,
+            scale_embeddings,
+            rngs=rngs,
         )
         self.head = nnx.Linear(dim, dim, kernel_init=_INIT, rngs=rngs)
         self.out_bias = nnx.Param(jnp.zeros((self.n_items,), jnp.float32))

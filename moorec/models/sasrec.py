@@ -32,19 +32,25 @@ from moorec.errors import ConfigError, check_positive_int
 from moorec.models.base import Recommender
 
 __all__ = [
+    "ACTIVATIONS",
     "LOSSES",
+    "PAPER_SETTINGS",
     "DropoutStream",
     "SASRec",
     "SelfAttention",
     "TransformerBlock",
     "TransformerEncoder",
     "causal_mask",
+    "check_activation",
     "l2_penalty",
     "padding_mask",
 ]
 
 #: Training losses of :class:`SASRec`.
 LOSSES = ("ce", "bce")
+#: Activations of the feed-forward networks: GELU (BERT's, RecBole's) or ReLU (the SASRec
+#: paper's, and Vaswani et al.'s).
+ACTIVATIONS = {"gelu": jax.nn.gelu, "relu": jax.nn.relu}
 
 _NEG = -1e9  # attention logit of masked keys (finite: a row with no visible key stays finite)
 _INIT = jax.nn.initializers.normal(0.02)  # BERT / RecBole initialisation of weights
@@ -174,22 +180,31 @@ class SelfAttention(nnx.Module):
         return self.out(out)
 
 
+def check_activation(activation: str) -> str:
+    """``activation`` if it is a key of :data:`ACTIVATIONS`, else a ConfigError naming them."""
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    return activation
+
+
 class FeedForward(nnx.Module):
-    """Point-wise feed-forward network ``W2 gelu(W1 x)`` applied to each position.
+    """Point-wise feed-forward network ``W2 act(W1 x)`` applied to each position.
 
     Args:
         dim: model width ``D``.
         ff_dim: inner width.
+        activation: ``"gelu"`` (default) or ``"relu"`` (:data:`ACTIVATIONS`).
         rngs: Flax random streams (``params``).
     """
 
-    def __init__(self, dim: int, ff_dim: int, *, rngs: nnx.Rngs):
+    def __init__(self, dim: int, ff_dim: int, activation: str = "gelu", *, rngs: nnx.Rngs):
+        self.activation = check_activation(activation)
         self.inner = nnx.Linear(dim, ff_dim, kernel_init=_INIT, rngs=rngs)
         self.outer = nnx.Linear(ff_dim, dim, kernel_init=_INIT, rngs=rngs)
 
     def __call__(self, x: jax.Array, drop: DropoutStream) -> jax.Array:
         """``[B, L, D]`` -> ``[B, L, D]``."""
-        return self.outer(drop(jax.nn.gelu(self.inner(x))))
+        return self.outer(drop(ACTIVATIONS[self.activation](self.inner(x))))
 
 
 class TransformerBlock(nnx.Module):
@@ -203,14 +218,17 @@ class TransformerBlock(nnx.Module):
         dim: model width ``D``.
         n_heads: attention heads.
         ff_dim: inner width of the feed-forward network.
+        activation: the feed-forward network's (:data:`ACTIVATIONS`).
         rngs: Flax random streams (``params``).
     """
 
-    def __init__(self, dim: int, n_heads: int, ff_dim: int, *, rngs: nnx.Rngs):
+    def __init__(
+        self, dim: int, n_heads: int, ff_dim: int, activation: str = "gelu", *, rngs: nnx.Rngs
+    ):
         self.ln_attn = nnx.LayerNorm(dim, epsilon=1e-8, rngs=rngs)
         self.attn = SelfAttention(dim, n_heads, rngs=rngs)
         self.ln_ff = nnx.LayerNorm(dim, epsilon=1e-8, rngs=rngs)
-        self.ff = FeedForward(dim, ff_dim, rngs=rngs)
+        self.ff = FeedForward(dim, ff_dim, activation, rngs=rngs)
         self.adapter_attn = nnx.data(None)
         self.adapter_ff = nnx.data(None)
 
@@ -236,6 +254,9 @@ class TransformerEncoder(nnx.Module):
         n_heads: attention heads.
         max_len: number of positions ``L`` (the positional embedding's rows).
         ff_dim: inner width of the feed-forward networks.
+        activation: the feed-forward networks' (:data:`ACTIVATIONS`).
+        scale_embeddings: multiply the token embeddings by ``sqrt(D)`` before the positional
+            embeddings are added (Vaswani et al.; the SASRec paper's code does).
         rngs: Flax random streams (``params``).
     """
 
@@ -247,14 +268,17 @@ class TransformerEncoder(nnx.Module):
         n_heads: int,
         max_len: int,
         ff_dim: int,
+        activation: str = "gelu",
+        scale_embeddings: bool = False,
         *,
         rngs: nnx.Rngs,
     ):
         self.token_emb = nnx.Embed(n_tokens, dim, embedding_init=_INIT, rngs=rngs)
         self.pos_emb = nnx.Embed(max_len, dim, embedding_init=_INIT, rngs=rngs)
         self.blocks = nnx.List(
-            [TransformerBlock(dim, n_heads, ff_dim, rngs=rngs) for _ in range(n_blocks)]
+            [TransformerBlock(dim, n_heads, ff_dim, activation, rngs=rngs) for _ in range(n_blocks)]
         )
+        self.scale = math.sqrt(dim) if scale_embeddings else 1.0
         self.ln_out = nnx.LayerNorm(dim, epsilon=1e-8, rngs=rngs)
 
     def __call__(
@@ -276,10 +300,32 @@ class TransformerEncoder(nnx.Module):
         length = tokens.shape[1]
         pos = self.pos_emb.embedding[...][-length:]
         keep = valid[..., None].astype(jnp.float32)
-        x = drop(self.token_emb(tokens) + pos[None]) * keep
+        tok = self.token_emb(tokens)
+        if self.scale != 1.0:
+            tok = tok * self.scale
+        x = drop(tok + pos[None]) * keep
         for block in self.blocks:
             x = block(x, mask, drop) * keep
         return self.ln_out(x)
+
+
+#: The SASRec paper's settings (Kang and McAuley 2018, section IV-C, and the code it cites):
+#: ``model`` for :class:`SASRec`, ``train`` for :class:`~moorec.train.TrainConfig`, and
+#: ``hparams`` for the loss (dropout 0.5 on the sparse Amazon data sets; 0.2 on MovieLens).
+PAPER_SETTINGS = {
+    "model": {
+        "dim": 50,
+        "n_blocks": 2,
+        "n_heads": 1,
+        "ff_dim": 50,
+        "max_len": 50,
+        "loss": "bce",
+        "activation": "relu",
+        "scale_embeddings": True,
+    },
+    "train": {"lr": 1e-3, "b2": 0.98, "batch_size": 128},
+    "hparams": {"dropout": 0.5, "l2": 0.0},
+}
 
 
 def l2_penalty(module: nnx.Module) -> jax.Array:
@@ -289,8 +335,11 @@ def l2_penalty(module: nnx.Module) -> jax.Array:
 
 
 def _check_settings(
-    dim, n_blocks, n_heads, max_len, ff_dim, ff_default: int
+    dim, n_blocks, n_heads, max_len, ff_dim, ff_default: int, activation="gelu", scale=False
 ) -> tuple[int, int, int, int, int]:
+    check_activation(activation)
+    if not isinstance(scale, bool):
+        raise ConfigError(f"scale_embeddings must be true or false, got {scale!r}")
     dim = check_positive_int("dim", dim)
     n_blocks = check_positive_int("n_blocks", n_blocks)
     n_heads = check_positive_int("n_heads", n_heads)
@@ -309,8 +358,8 @@ class SASRec(Recommender):
 
     Architecture: item embedding (``n_items + 1`` rows; the last is the padding token that
     ``-1`` maps to) plus a learned positional embedding, dropout, ``n_blocks`` pre-norm causal
-    transformer blocks (multi-head self-attention, GELU feed-forward of width ``ff_dim``,
-    residuals, dropout), a final layer norm. The hidden state ``h_t`` after position ``t``
+    transformer blocks (multi-head self-attention, feed-forward of width ``ff_dim`` with GELU
+    or ReLU, residuals, dropout), a final layer norm. The hidden state ``h_t`` after position ``t``
     scores the next item as ``<h_t, e_i>`` with the shared item embeddings.
 
     Trains on all positions at once: the batch's ``items[:, :-1]`` are read and
@@ -321,6 +370,13 @@ class SASRec(Recommender):
       catalogue at every position, ``logsumexp_i <h_t, e_i> - <h_t, e_{target}>``.
     * ``"bce"`` (the paper's): binary cross-entropy of the target against one uniform negative
       per position (``batch["neg"]``), ``softplus(-<h_t, e_pos>) + softplus(<h_t, e_neg>)``.
+      The negatives avoid the user's training items as the pair sampler's do (redrawn
+      ``TrainConfig.neg_rounds`` times), as the paper's code draws them.
+
+    The paper's settings (Kang and McAuley 2018, section IV and their code) are
+    ``dim=50, n_blocks=2, n_heads=1, ff_dim=50, activation="relu", scale_embeddings=True,
+    loss="bce"`` with dropout 0.5 (sparse data) or 0.2, and Adam with ``lr=1e-3, b2=0.98``,
+    batch 128; :data:`PAPER_SETTINGS` holds them.
 
     Hyperparameters read from ``hparams`` (arrays: new values do not recompile):
         ``dropout``: drop rate of embeddings, attention weights, feed-forward and residual
@@ -337,6 +393,10 @@ class SASRec(Recommender):
         max_len: sequence length ``L`` read for training and scoring (default 50).
         ff_dim: inner width of the feed-forward networks (default ``dim``, as in the paper).
         loss: ``"ce"`` or ``"bce"``.
+        activation: of the feed-forward networks, ``"gelu"`` (default, RecBole's) or
+            ``"relu"`` (the paper's).
+        scale_embeddings: multiply the item embeddings by ``sqrt(dim)`` before the positional
+            embeddings are added (the paper's code; default off).
         rngs: Flax random streams (``params``).
 
     Example:
@@ -362,11 +422,13 @@ class SASRec(Recommender):
         max_len: int = 50,
         ff_dim: int | None = None,
         loss: str = "ce",
+        activation: str = "gelu",
+        scale_embeddings: bool = False,
         *,
         rngs: nnx.Rngs,
     ):
         dim, n_blocks, n_heads, max_len, ff_dim = _check_settings(
-            dim, n_blocks, n_heads, max_len, ff_dim, ff_default=1
+            dim, n_blocks, n_heads, max_len, ff_dim, 1, activation, scale_embeddings
         )
         if loss not in LOSSES:
             raise ConfigError(f"SASRec loss must be one of {', '.join(LOSSES)}, got {loss!r}")
@@ -375,8 +437,18 @@ class SASRec(Recommender):
         self.dim, self.n_blocks, self.n_heads, self.ff_dim = dim, n_blocks, n_heads, ff_dim
         self.max_len = max_len
         self.loss_type = loss
+        if loss == "bce":  # the batches carry a sampled negative per position
+            self.sampler = "sequences_neg"
         self.encoder = TransformerEncoder(
-            self.n_items + 1, dim, n_blocks, n_heads, max_len, ff_dim, rngs=rngs
+            self.n_items + 1,
+            dim,
+            n_blocks,
+            n_heads,
+            max_len,
+            ff_dim,
+            activation,
+            scale_embeddings,
+            rngs=rngs,
         )
 
     def hidden(self, seq: jax.Array, drop: DropoutStream | None = None) -> jax.Array:
@@ -418,8 +490,10 @@ class SASRec(Recommender):
         """Mean next-item loss over the real positions of the batch, plus L2.
 
         Args:
-            batch: ``items`` ``[B, L + 1]`` int32, ``neg`` ``[B, L + 1]`` int32, ``weight``
-                ``[B]`` float32, ``rng`` (see :class:`~moorec.train.sampling.SequenceSampler`).
+            batch: ``items`` ``[B, L + 1]`` int32, ``weight`` ``[B]`` float32, ``rng`` (see
+                :class:`~moorec.train.sampling.SequenceSampler`), and with ``loss="bce"``
+                ``neg`` ``[B, L + 1]`` int32
+                (:class:`~moorec.train.sampling.SequenceNegativeSampler`).
             hparams: ``dropout`` and ``l2`` scalars.
 
         Returns:

@@ -39,18 +39,40 @@ __all__ = [
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adagrad")
 
+#: The optimisers that read ``TrainConfig.b1`` / ``b2`` (Adam's moment decay rates).
+ADAM_LIKE = ("adam", "adamw")
+ADAM_BETAS = (0.9, 0.999)  # optax's (and Kingma and Ba's) defaults
+
 #: The ``TrainConfig`` fields a closed-form model's fit reads (it has no epochs, batches,
 #: optimiser or loss): ``patience`` (0: no validation), ``valid_metric`` and ``seed``.
 CLOSED_FORM_FIELDS = ("patience", "valid_metric", "seed")
 
 
-@functools.cache
-def optimizer(name: str) -> optax.GradientTransformation:
+def optimizer(
+    name: str, b1: float = ADAM_BETAS[0], b2: float = ADAM_BETAS[1]
+) -> optax.GradientTransformation:
     """The optax optimiser ``name`` with its learning rate injected as a state array.
 
-    The same object is returned for the same name, so it can be a static argument of a jitted
-    function; the learning rate lives in the optimiser state and changes without recompiling.
+    The same object is returned for the same arguments, so it can be a static argument of a
+    jitted function; the learning rate lives in the optimiser state and changes without
+    recompiling. ``b1`` and ``b2`` (Adam's and AdamW's decay rates of the first and second
+    moment estimates) are part of the compiled program.
+
+    Args:
+        name: one of :data:`OPTIMIZERS`.
+        b1: first-moment decay of ``adam`` / ``adamw`` (optax's default 0.9).
+        b2: second-moment decay of ``adam`` / ``adamw`` (optax's default 0.999; the SASRec
+            paper's code uses 0.98).
+
+    Raises:
+        UnknownNameError: for an unknown ``name``.
+        ConfigError: for decay rates other than the defaults with an optimiser that has none.
     """
+    return _optimizer(name, float(b1), float(b2))
+
+
+@functools.cache
+def _optimizer(name: str, b1: float, b2: float) -> optax.GradientTransformation:
     if name not in OPTIMIZERS:
         raise UnknownNameError("optimizer", name, OPTIMIZERS)
     factory = {
@@ -59,7 +81,18 @@ def optimizer(name: str) -> optax.GradientTransformation:
         "sgd": optax.sgd,
         "adagrad": optax.adagrad,
     }[name]
-    return optax.inject_hyperparams(factory)(learning_rate=1e-3)
+    if (b1, b2) == ADAM_BETAS:
+        return optax.inject_hyperparams(factory)(learning_rate=1e-3)
+    if name not in ADAM_LIKE:
+        raise ConfigError(
+            f"b1={b1!r}, b2={b2!r} are read only by optimizers {', '.join(ADAM_LIKE)}; "
+            f"optimizer {name!r} has no moment decay rates"
+        )
+
+    def make(learning_rate):
+        return factory(learning_rate, b1=b1, b2=b2)
+
+    return optax.inject_hyperparams(make)(learning_rate=1e-3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +104,10 @@ class TrainConfig:
         batch_size: training rows per step (RecBole: 2048).
         lr: learning rate (RecBole: Adam, 1e-3).
         optimizer: one of ``adam``, ``adamw``, ``sgd``, ``adagrad``.
+        b1: Adam's (and AdamW's) decay rate of the first-moment estimate (default 0.9).
+        b2: Adam's (and AdamW's) decay rate of the second-moment estimate (default 0.999;
+            Kang and McAuley's SASRec code uses 0.98). Both must stay at their defaults with
+            ``sgd`` and ``adagrad``.
         l2: weight of the model's L2 term (see the model's ``loss``).
         patience: stop after this many validations without improvement (RecBole: 10);
             ``0`` turns early stopping off: exactly ``epochs`` epochs run, nothing is
@@ -92,6 +129,8 @@ class TrainConfig:
     batch_size: int = 2048
     lr: float = 1e-3
     optimizer: str = "adam"
+    b1: float = ADAM_BETAS[0]
+    b2: float = ADAM_BETAS[1]
     l2: float = 0.0
     patience: int = 10
     eval_every: int = 1
@@ -116,6 +155,19 @@ class TrainConfig:
             raise ConfigError(f"l2 must be a finite number >= 0, got {self.l2!r}")
         if self.optimizer not in OPTIMIZERS:
             raise UnknownNameError("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("b1", "b2"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (
+                isinstance(value, int | float) and 0.0 <= value < 1.0
+            ):
+                raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if (self.b1, self.b2) != ADAM_BETAS and self.optimizer not in ADAM_LIKE:
+            raise ConfigError(
+                f"b1={self.b1!r}, b2={self.b2!r} are read only by optimizers "
+                f"{', '.join(ADAM_LIKE)}; optimizer {self.optimizer!r} has none (leave them "
+                f"at {ADAM_BETAS[0]} and {ADAM_BETAS[1]})"
+            )
         if (
             isinstance(self.neg_rounds, bool)
             or not isinstance(self.neg_rounds, int)
@@ -410,7 +462,8 @@ def fit(
         maximize: whether a larger ``validate`` value is better.
         progress: show a progress bar over epochs.
         on_epoch: called with each epoch's history row.
-        tx: an optax transformation to train with instead of ``optimizer(config.optimizer)``
+        tx: an optax transformation to train with instead of
+            ``optimizer(config.optimizer, config.b1, config.b2)``
             (e.g. one that freezes the base of a parameter-efficient model); its learning rate
             must be injected (``optax.inject_hyperparams``), and it is a static argument of the
             jitted epoch, so build it once and reuse it.
@@ -436,7 +489,13 @@ def fit(
         )
     t_start = time.perf_counter()
     data = sampler.data(train, max_len=getattr(model, "max_len", 50))
-    tx = optimizer(config.optimizer) if tx is None else tx
+    if tx is None:
+        tx = optimizer(config.optimizer, config.b1, config.b2)
+    elif (config.b1, config.b2) != ADAM_BETAS:
+        raise ConfigError(
+            f"b1={config.b1!r}, b2={config.b2!r} belong to the optimizer fit builds; a given "
+            "tx is used as it is: build it with these rates instead"
+        )
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     opt_state = tx.init(params)
     opt_state.hyperparams["learning_rate"] = jnp.asarray(config.lr, jnp.float32)

@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 # Settings that shape the compiled program: every candidate of one population shares them.
-STATIC_FIELDS = ("optimizer", "batch_size", "neg_rounds", "eval_every", "valid_metric")
+STATIC_FIELDS = ("optimizer", "b1", "b2", "batch_size", "neg_rounds", "eval_every", "valid_metric")
 
 # Epochs the device may run ahead of the host's reading of their losses (when no validation
 # is due sooner): bounds the work spent on a candidate whose loss has turned non-finite.
@@ -374,7 +374,7 @@ def _stack_population(
     m0 = models[0]
     sampler = SAMPLERS[m0.sampler]
     data = sampler.data(train, max_len=getattr(m0, "max_len", 50))
-    tx = optimizer(c0.optimizer)
+    tx = optimizer(c0.optimizer, c0.b1, c0.b2)
 
     all_configs = configs + [c0] * n_pad
     params = stack([s[1] for s in splits] + [splits[0][1]] * n_pad)

@@ -1,8 +1,9 @@
 """Training batches: shuffled positives with negatives sampled on the device.
 
-Three samplers (:data:`SAMPLERS`) turn a training set into batches: ``pairs`` (interactions,
-with a negative each), ``sequences`` (each user's recent items in time order) and ``users``
-(each user's whole training row, for autoencoders).
+Four samplers (:data:`SAMPLERS`) turn a training set into batches: ``pairs`` (interactions,
+with a negative each), ``sequences`` (each user's recent items in time order),
+``sequences_neg`` (the same with a negative per position) and ``users`` (each user's whole
+training row, for autoencoders).
 
 The epoch order is a seeded host permutation (``numpy``): ``jax.random.permutation`` of 80k
 indices costs about 34 ms on a 2-core CPU, more than the rest of a BPR epoch, while NumPy takes
@@ -29,6 +30,7 @@ __all__ = [
     "PairData",
     "PairSampler",
     "SequenceData",
+    "SequenceNegativeSampler",
     "SequenceSampler",
     "UserData",
     "UserSampler",
@@ -76,17 +78,7 @@ class PairData:
     @classmethod
     def from_interactions(cls, train: Interactions) -> PairData:
         """Copy ``train`` to the device, with items sorted per user for membership tests."""
-        order = np.lexsort((train.items, train.users))
-        counts = np.bincount(train.users, minlength=train.n_users)
-        indptr = np.zeros(train.n_users + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        if indptr[-1] >= np.iinfo(np.int32).max:
-            raise ValueError("more than 2**31 training interactions are not supported")
-        if train.n_users * train.n_items <= DENSE_LIMIT:
-            dense = np.zeros(train.n_users * train.n_items, dtype=bool)
-            dense[train.users.astype(np.int64) * train.n_items + train.items] = True
-        else:
-            dense = np.zeros(0, dtype=bool)
+        member = _membership(train)
         pop = np.bincount(train.items, minlength=train.n_items).astype(np.float32)
         feats = train.item_features
         if feats is None or feats.categories.shape[1] == 0:
@@ -96,17 +88,39 @@ class PairData:
         return cls(
             item_cat=jnp.asarray(cat),
             item_pop=jnp.asarray(pop / max(float(pop.max(initial=0.0)), 1.0)),
-            dense=jnp.asarray(dense),
             users=jnp.asarray(train.users),
             items=jnp.asarray(train.items),
-            indptr=jnp.asarray(indptr.astype(np.int32)),
-            sorted_items=jnp.asarray(train.items[order]),
             n_items=train.n_items,
-            max_degree=int(counts.max()) if counts.size else 0,
+            **member,
         )
 
     def __len__(self) -> int:
         return int(self.users.shape[0])
+
+
+def _membership(train: Interactions) -> dict:
+    """The membership arrays of :func:`is_known`, as :class:`PairData` documents them.
+
+    Returns:
+        ``indptr``, ``sorted_items`` and ``dense`` (device arrays) and ``max_degree``.
+    """
+    order = np.lexsort((train.items, train.users))
+    counts = np.bincount(train.users, minlength=train.n_users)
+    indptr = np.zeros(train.n_users + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    if indptr[-1] >= np.iinfo(np.int32).max:
+        raise ValueError("more than 2**31 training interactions are not supported")
+    if train.n_users * train.n_items <= DENSE_LIMIT:
+        dense = np.zeros(train.n_users * train.n_items, dtype=bool)
+        dense[train.users.astype(np.int64) * train.n_items + train.items] = True
+    else:
+        dense = np.zeros(0, dtype=bool)
+    return {
+        "indptr": jnp.asarray(indptr.astype(np.int32)),
+        "sorted_items": jnp.asarray(train.items[order]),
+        "dense": jnp.asarray(dense),
+        "max_degree": int(counts.max()) if counts.size else 0,
+    }
 
 
 def epoch_order(n: int, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -129,19 +143,21 @@ def epoch_order(n: int, batch_size: int, rng: np.random.Generator) -> tuple[np.n
     return order.reshape(n_batches, batch_size), weight.reshape(n_batches, batch_size)
 
 
-def is_known(data: PairData, users: jax.Array, items: jax.Array) -> jax.Array:
+def is_known(data: PairData | SequenceData, users: jax.Array, items: jax.Array) -> jax.Array:
     """Whether each ``(users[b], items[b])`` is a training interaction.
 
     Args:
-        data: training set on the device.
-        users: ``[B]`` int32 users.
-        items: ``[B]`` int32 items.
+        data: training set on the device (its ``indptr``, ``sorted_items``, ``dense``,
+            ``n_items`` and ``max_degree``).
+        users: int32 users, any shape.
+        items: int32 items, the shape of ``users``.
 
     Returns:
-        ``[B]`` bool.
+        bool, the shape of ``users``.
     """
     if data.dense.shape[0]:
         return data.dense[users * data.n_items + items]
+    last = max(int(data.sorted_items.shape[0]) - 1, 0)
     lo = data.indptr[users]
     hi = data.indptr[users + 1]
     n_steps = max(1, int(np.ceil(np.log2(data.max_degree + 1))))
@@ -149,7 +165,7 @@ def is_known(data: PairData, users: jax.Array, items: jax.Array) -> jax.Array:
     def body(_, carry):
         lo, hi = carry
         mid = (lo + hi) // 2
-        go_right = data.sorted_items[jnp.minimum(mid, len(data) - 1)] < items
+        go_right = data.sorted_items[jnp.minimum(mid, last)] < items
         open_ = lo < hi
         lo = jnp.where(open_ & go_right, mid + 1, lo)
         hi = jnp.where(open_ & ~go_right, mid, hi)
@@ -157,24 +173,24 @@ def is_known(data: PairData, users: jax.Array, items: jax.Array) -> jax.Array:
 
     lo, _ = jax.lax.fori_loop(0, n_steps + 1, body, (lo, hi))
     end = data.indptr[users + 1]
-    return (lo < end) & (data.sorted_items[jnp.minimum(lo, len(data) - 1)] == items)
+    return (lo < end) & (data.sorted_items[jnp.minimum(lo, last)] == items)
 
 
 def sample_negatives(
-    data: PairData, users: jax.Array, key: jax.Array, rounds: int = 4
+    data: PairData | SequenceData, users: jax.Array, key: jax.Array, rounds: int = 4
 ) -> jax.Array:
     """Uniform negatives that avoid the user's training items.
 
     Args:
         data: training set on the device.
-        users: ``[B]`` int32 users.
+        users: int32 users, any shape (one negative each).
         key: PRNG key.
         rounds: redraws for negatives that hit a training item. After them a draw that still
             hits one is kept; with density ``rho`` that happens with probability
             ``rho ** (rounds + 1)`` per row (6.3% density on ml-100k: about 1e-6).
 
     Returns:
-        ``[B]`` int32 item indices.
+        int32 item indices, the shape of ``users``.
     """
     keys = jax.random.split(key, rounds + 1)
     neg = jax.random.randint(keys[0], users.shape, 0, data.n_items, dtype=jnp.int32)
@@ -247,14 +263,21 @@ class SequenceData:
         seqs: ``[n_users, max_len + 1]`` int32, the last ``max_len + 1`` training items of each
             user, oldest first, left-padded with ``-1``.
         users: ``[n]`` int32 users with at least two training items (the rows of an epoch).
+        indptr, sorted_items, dense: every training item of each user, for the membership
+            test of the negatives (as in :class:`PairData`).
         n_items: catalogue size.
         max_len: sequence length seen by the model.
+        max_degree: largest number of training items of one user.
     """
 
     seqs: jax.Array
     users: jax.Array
+    indptr: jax.Array
+    sorted_items: jax.Array
+    dense: jax.Array
     n_items: int = dataclasses.field(metadata={"static": True})
     max_len: int = dataclasses.field(metadata={"static": True})
+    max_degree: int = dataclasses.field(metadata={"static": True})
 
     @classmethod
     def from_interactions(cls, train: Interactions, max_len: int = 50) -> SequenceData:
@@ -266,6 +289,7 @@ class SequenceData:
             users=jnp.asarray(np.flatnonzero(counts >= 2).astype(np.int32)),
             n_items=train.n_items,
             max_len=int(max_len),
+            **_membership(train),
         )
 
     def __len__(self) -> int:
@@ -277,8 +301,9 @@ class SequenceSampler:
 
     Batch: ``items`` ``[B, L + 1]`` int32 (the last ``L + 1`` training items, oldest first,
     ``-1`` padding; causal models read ``items[:, :-1]`` and predict ``items[:, 1:]``, masked
-    models read the last ``L``), ``neg`` ``[B, L + 1]`` int32 uniform negatives, ``weight``
-    ``[B]`` float32 (0 for padding rows) and ``rng``.
+    models read the last ``L``), ``weight`` ``[B]`` float32 (0 for padding rows) and
+    ``rng``. For models that score sampled negatives, :class:`SequenceNegativeSampler` adds
+    them.
     """
 
     name = "sequences"
@@ -295,16 +320,42 @@ class SequenceSampler:
 
     @staticmethod
     def prepare(data: SequenceData, order: jax.Array, key: jax.Array, neg_rounds: int):
-        """Uniform negatives for every position of the epoch: ``[n_batches, B, L + 1]``."""
-        shape = (*order.shape, data.max_len + 1)
-        return jax.random.randint(key, shape, 0, data.n_items, dtype=jnp.int32)
+        """Nothing to draw ahead: a ``[n_batches]`` int32 placeholder for the scan."""
+        return jnp.zeros(order.shape[:1], jnp.int32)
 
     @staticmethod
     def batch(
         data: SequenceData, rows: jax.Array, extra: jax.Array, weight: jax.Array, key: jax.Array
     ) -> dict:
         """The sequences of the users at ``rows`` of ``data.users``."""
-        return {"items": data.seqs[data.users[rows]], "neg": extra, "weight": weight, "rng": key}
+        return {"items": data.seqs[data.users[rows]], "weight": weight, "rng": key}
+
+
+class SequenceNegativeSampler(SequenceSampler):
+    """:class:`SequenceSampler` plus one sampled negative per position.
+
+    Batch: as :class:`SequenceSampler`'s, plus ``neg`` ``[B, L + 1]`` int32, uniform over the
+    catalogue and redrawn ``neg_rounds`` times where they hit one of the user's training
+    items (any of them, not only the ``L + 1`` in the batch), as :func:`sample_negatives`
+    does for pairs; Kang and McAuley's SASRec code draws its negatives so. The whole epoch's
+    negatives are drawn in one vectorised call.
+    """
+
+    name = "sequences_neg"
+
+    @staticmethod
+    def prepare(data: SequenceData, order: jax.Array, key: jax.Array, neg_rounds: int):
+        """Negatives for every position of the epoch: ``[n_batches, B, L + 1]`` int32."""
+        users = data.users[order]
+        users = jnp.broadcast_to(users[..., None], (*order.shape, data.max_len + 1))
+        return sample_negatives(data, users, key, neg_rounds)
+
+    @staticmethod
+    def batch(
+        data: SequenceData, rows: jax.Array, extra: jax.Array, weight: jax.Array, key: jax.Array
+    ) -> dict:
+        """The sequences of the users at ``rows`` of ``data.users`` and their negatives."""
+        return {**SequenceSampler.batch(data, rows, extra, weight, key), "neg": extra}
 
 
 @jax.tree_util.register_dataclass
@@ -379,4 +430,9 @@ class UserSampler:
         return {"user": users, "rows": dense, "weight": weight, "rng": key}
 
 
-SAMPLERS = {"pairs": PairSampler, "sequences": SequenceSampler, "users": UserSampler}
+SAMPLERS = {
+    "pairs": PairSampler,
+    "sequences": SequenceSampler,
+    "sequences_neg": SequenceNegativeSampler,
+    "users": UserSampler,
+}

@@ -580,8 +580,16 @@ def test_population_sharded_over_four_cpu_devices(tmp_path):
     assert out["programs"] == 1  # one bucket, one program: its values agree with sequential's
 
 
-@pytest.mark.parametrize("name", sorted(SMALL_ZOO))
-def test_every_model_trains_vectorized_as_it_does_alone(name, planted_split, trained):
+# SASRec as its paper sets it up: BCE on sequence negatives, ReLU, scaled embeddings, Adam b2.
+SASREC_PAPER = {"loss": "bce", "activation": "relu", "scale_embeddings": True, "b2": 0.98}
+
+
+@pytest.mark.parametrize(
+    "name, extra",
+    [(n, {}) for n in sorted(SMALL_ZOO)] + [("sasrec", SASREC_PAPER)],
+    ids=[*sorted(SMALL_ZOO), "sasrec-paper"],
+)
+def test_every_model_trains_vectorized_as_it_does_alone(name, extra, planted_split, trained):
     """Per-candidate dropout, L2 and learning rate, for each model family."""
     assert sorted(SMALL_ZOO) == sorted(mr.models.available())
     if getattr(_MODELS[name], "closed_form", False):
@@ -599,7 +607,7 @@ def test_every_model_trains_vectorized_as_it_does_alone(name, planted_split, tra
             assert a["valid"] == b["valid"] and a["best_epoch"] == b["best_epoch"] == 1
         assert trained == []  # nothing went through fit_population
         return
-    fixed = {"epochs": 3, "batch_size": 256, **SMALL_ZOO[name]}
+    fixed = {"epochs": 3, "batch_size": 256, **SMALL_ZOO[name], **extra}
     spec = TrialSpec(planted_split, name, ("ndcg@10", "ild@10", "params"), fixed, 0)
     configs = [
         {"lr": 1e-2, "patience": 0, "dropout": 0.1},
