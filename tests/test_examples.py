@@ -14,6 +14,7 @@ ARGS = {
     "train_bpr.py": ["--epochs", "3", "--synthetic"],
     "baselines_ml100k.py": ["--synthetic"],
     "multvae_gru4rec.py": ["--synthetic", "--epochs", "3"],
+    "sasrec_paper.py": ["--synthetic", "--epochs", "5"],
     "nsga2_bpr_ml100k.py": [
         "--synthetic",
         "--pop-size",

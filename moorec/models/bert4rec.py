@@ -30,7 +30,7 @@ from moorec.models.sasrec import (
     padding_mask,
 )
 
-__all__ = ["BERT4Rec", "mask_positions"]
+__all__ = ["BERT4Rec", "cap_predictions", "mask_positions"]
 
 
 def mask_positions(valid: jax.Array, mask_prob: jax.Array | float, key: jax.Array) -> jax.Array:
@@ -47,6 +47,32 @@ def mask_positions(valid: jax.Array, mask_prob: jax.Array | float, key: jax.Arra
         ``[B, L]`` bool.
     """
     return jax.random.bernoulli(key, mask_prob, valid.shape) & valid
+
+
+def cap_predictions(
+    masked: jax.Array, cap: int, key: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """At most ``cap`` of each row's masked positions, chosen uniformly among them.
+
+    BERT's ``max_predictions_per_seq`` (Devlin et al. 2019; BERT4Rec's code has the same
+    setting): the rest of a row's masked positions stay unmasked.
+
+    Args:
+        masked: ``[B, L]`` bool positions drawn by :func:`mask_positions`.
+        cap: the most positions kept per row (static), ``<= L``.
+        key: PRNG key of the choice.
+
+    Returns:
+        ``(kept, index, real)``: ``[B, L]`` bool kept positions, ``[B, cap]`` int32 their
+        columns (padded with other columns) and ``[B, cap]`` bool, true where ``index`` is a
+        kept position.
+    """
+    priority = jnp.where(masked, 1.0 + jax.random.uniform(key, masked.shape), 0.0)
+    top, index = jax.lax.top_k(priority, cap)
+    real = top > 0.0
+    rows = jnp.arange(masked.shape[0])[:, None]
+    kept = jnp.zeros_like(masked).at[rows, index].set(real)
+    return kept, index.astype(jnp.int32), real
 
 
 class BERT4Rec(Recommender):
@@ -77,6 +103,11 @@ class BERT4Rec(Recommender):
         n_heads: attention heads (default 2; ``dim`` must be a multiple).
         max_len: sequence length ``L`` (default 50).
         ff_dim: inner width of the feed-forward networks (default ``4 * dim``, as in BERT).
+        max_predictions: the most masked positions of a training row (:func:`cap_predictions`);
+            the loss scores the catalogue at those ``max_predictions`` positions only, where
+            ``None`` (default) scores every position and keeps every masked one. With short
+            sequences (9 items per user on amazon-video-games, ``L = 50``) this cuts the
+            softmax work by ``L / max_predictions``.
         activation: of the feed-forward networks, ``"gelu"`` (default, BERT's) or ``"relu"``.
         scale_embeddings: multiply the token embeddings by ``sqrt(dim)`` (default off).
         rngs: Flax random streams (``params``).
@@ -103,6 +134,7 @@ class BERT4Rec(Recommender):
         n_heads: int = 2,
         max_len: int = 50,
         ff_dim: int | None = None,
+        max_predictions: int | None = None,
         activation: str = "gelu",
         scale_embeddings: bool = False,
         *,
@@ -115,6 +147,13 @@ class BERT4Rec(Recommender):
         self.n_items = check_positive_int("n_items", n_items)
         self.dim, self.n_blocks, self.n_heads, self.ff_dim = dim, n_blocks, n_heads, ff_dim
         self.max_len = max_len
+        if max_predictions is not None:
+            max_predictions = check_positive_int("max_predictions", max_predictions)
+            if max_predictions > max_len:
+                raise ConfigError(
+                    f"max_predictions must be <= max_len ({max_len}), got {max_predictions}"
+                )
+        self.max_predictions = max_predictions
         self.pad_token = self.n_items
         self.mask_token = self.n_items + 1
         self.encoder = TransformerEncoder(
@@ -193,9 +232,16 @@ class BERT4Rec(Recommender):
         valid = seq >= 0
         k_mask, k_drop = jax.random.split(batch["rng"])
         masked = mask_positions(valid, hparams["mask_prob"], k_mask)
+        if self.max_predictions is not None:
+            k_cap = jax.random.fold_in(k_mask, 1)
+            masked, index, real = cap_predictions(masked, self.max_predictions, k_cap)
         tokens = jnp.where(masked, self.mask_token, jnp.where(valid, seq, self.pad_token))
         h = self.hidden(tokens, valid, DropoutStream(hparams["dropout"], k_drop))
         table = self.item_table()
+        if self.max_predictions is not None:  # score only the kept positions
+            h = jnp.take_along_axis(h, index[..., None], axis=1)
+            seq = jnp.take_along_axis(seq, index, axis=1)
+            masked = real
         logits = h @ table.T + self.out_bias[...]
         target = (
             jnp.sum(h * table[jnp.maximum(seq, 0)], axis=-1)

@@ -61,7 +61,7 @@ def needs_train(factory: Callable[..., Recommender]) -> bool:
 #: where it is the default, e.g. ``ff_dim``, ``negatives``).
 POSITIVE_INT_SETTINGS = frozenset(
     {"dim", "n_blocks", "n_heads", "heads", "max_len", "ff_dim", "title_dim", "n_year_bins",
-     "negatives", "rank", "k"}
+     "negatives", "rank", "k", "max_predictions"}
 )  # fmt: skip
 #: Settings that must be integers >= 0 (``n_layers`` 0: LightGCN without propagation).
 NON_NEGATIVE_INT_SETTINGS = frozenset({"n_layers"})
