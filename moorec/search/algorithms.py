@@ -13,10 +13,12 @@ from pymoo.core.mixed import (
     MixedVariableMating,
     MixedVariableSampling,
 )
+from pymoo.operators.sampling.rnd import FloatRandomSampling
 from pymoo.util.ref_dirs import get_reference_directions
 
 from moorec.errors import ConfigError, UnknownNameError
 from moorec.search.space import LogReal, Real
+from moorec.search.warm import WarmStartSampling
 
 __all__ = ["ALGORITHMS", "RandomInfill", "check_algorithm", "make_algorithm", "needs_vector"]
 
@@ -74,7 +76,7 @@ def check_algorithm(name: str, pop_size: int, space=None, n_constraints: int = 0
         raise ConfigError("moead does not support constraints in pymoo; use nsga2")
 
 
-def make_algorithm(name: str, pop_size: int, n_obj: int, space=None):
+def make_algorithm(name: str, pop_size: int, n_obj: int, space=None, initial=None):
     """Build pymoo algorithm ``name`` for a population of ``pop_size``.
 
     Args:
@@ -84,14 +86,28 @@ def make_algorithm(name: str, pop_size: int, n_obj: int, space=None):
         pop_size: population size (``>= 2``).
         n_obj: number of objectives.
         space: the search space (checked for MOEA/D).
+        initial: complete configs (natural values) that open the first generation
+            (:mod:`moorec.search.warm`); needs ``space``.
 
     Raises:
         UnknownNameError: for an unknown name.
         ConfigError: for ``pop_size < 2`` or a space MOEA/D cannot search.
     """
     check_algorithm(name, pop_size, space)
+    warm = list(initial or ())
+    if warm and space is None:
+        raise ConfigError("initial configs need the search space to be encoded")
+
+    def sampling(base):
+        if not warm:
+            return base
+        if needs_vector(name):
+            enc = [space.encode(c) for c in warm]
+            return WarmStartSampling(base, [[e[n] for n in space.names] for e in enc])
+        return WarmStartSampling(base, [space.encode(c) for c in warm])
+
     mixed = {
-        "sampling": MixedVariableSampling(),
+        "sampling": sampling(MixedVariableSampling()),
         "mating": MixedVariableMating(eliminate_duplicates=MixedVariableDuplicateElimination()),
         "eliminate_duplicates": MixedVariableDuplicateElimination(),
     }
@@ -100,7 +116,7 @@ def make_algorithm(name: str, pop_size: int, n_obj: int, space=None):
     if name == "random":
         return NSGA2(
             pop_size=pop_size,
-            sampling=MixedVariableSampling(),
+            sampling=sampling(MixedVariableSampling()),
             mating=RandomInfill(),
             eliminate_duplicates=MixedVariableDuplicateElimination(),
         )
@@ -109,4 +125,8 @@ def make_algorithm(name: str, pop_size: int, n_obj: int, space=None):
     if name == "smsemoa":
         return SMSEMOA(pop_size=pop_size, n_offsprings=pop_size, **mixed)
     # MOEA/D: pymoo's implementation recombines float vectors and has no constraint handling.
-    return MOEAD(ref_dirs=_ref_dirs(n_obj, pop_size), n_neighbors=min(15, pop_size))
+    return MOEAD(
+        ref_dirs=_ref_dirs(n_obj, pop_size),
+        n_neighbors=min(15, pop_size),
+        sampling=sampling(FloatRandomSampling()),
+    )

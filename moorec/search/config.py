@@ -25,6 +25,9 @@
     executor = "auto"            # sequential | vectorized | processes | dask | auto
     sweep = { rerank_weight = 21 }   # optional: each trained candidate re-ranked at 21 weights
     save_front = true            # optional: keep the front's trained models in models/
+    initial = [{ lr = 3e-3, dim = 64 }]   # optional warm start (other variables: defaults)
+    initial_from = "runs/last"   # optional: another run's front joins the first generation
+    include_defaults = true      # the family's defaults open the first generation (default)
     objectives = ["ndcg@10", "ild@10", "latency_ms"]
     constraints = ["latency_ms <= 5"]
 
@@ -74,6 +77,9 @@ SECTIONS = {
         "executor_options",
         "sweep",
         "save_front",
+        "initial",
+        "initial_from",
+        "include_defaults",
     ),
     "reference": None,
     "space": None,
@@ -104,6 +110,9 @@ _TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("search", "executor_options"): (dict,),
     ("search", "sweep"): (dict,),
     ("search", "save_front"): (bool,),
+    ("search", "initial"): (list,),
+    ("search", "initial_from"): (str,),
+    ("search", "include_defaults"): (bool,),
 }
 _TYPE_NAMES = {
     str: "a string", int: "an integer", list: "a list", dict: "a table", bool: "true or false",
@@ -180,6 +189,7 @@ def search_settings(cfg: Mapping[str, Any], executor: str | None = None) -> dict
         "executor_options": s.get("executor_options"),
         **({"sweep": s["sweep"]} if "sweep" in s else {}),
         **({"save_front": s["save_front"]} if "save_front" in s else {}),
+        **{k: s[k] for k in ("initial", "initial_from", "include_defaults") if k in s},
         "fixed": cfg.get("fixed", {}),
         "reference": cfg.get("reference"),
     }

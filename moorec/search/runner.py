@@ -35,6 +35,7 @@ from moorec.search.problem import Constraint, RecProblem, parse_constraints
 from moorec.search.progress import GenerationLog, failure_summary, generation_line, pareto_table
 from moorec.search.space import Space, check_space_settings
 from moorec.search.trials import TrialRunner
+from moorec.search.warm import resolve_initial
 
 __all__ = [
     "CheckedSearch",
@@ -66,6 +67,8 @@ class CheckedSearch(NamedTuple):
     reference: dict[str, list[float]]
     knee_weights: list[float] | None
     sweep: Sweep | None = None
+    initial: tuple[dict[str, Any], ...] = ()
+    initial_info: Mapping[str, Any] | None = None
 
 
 def check_search(
@@ -87,6 +90,9 @@ def check_search(
     custom_trainer: bool = False,
     sweep: Mapping[str, Any] | Sweep | None = None,
     save_front: bool = False,
+    initial: Sequence[Mapping[str, Any]] | None = None,
+    initial_from: str | Path | None = None,
+    include_defaults: bool = True,
 ) -> CheckedSearch:
     """Check every setting of a search before any work; :func:`search` and TOML configs call it.
 
@@ -99,7 +105,7 @@ def check_search(
             range): fewer than 2 objectives, ``pop_size < 2``, ``generations < 1``, a negative
             seed, a malformed constraint, a reversed or empty ``reference`` pair, a fixed value
             or a variable's range outside the setting's valid range, a setting both fixed and
-            searched.
+            searched, a warm-start config outside the space or more of them than ``pop_size``.
         UnknownNameError: for an unknown model, algorithm, executor, knee method, objective,
             ``reference`` key, or a fixed or searched name that is neither a training nor a
             model setting (the message lists the valid ones).
@@ -159,7 +165,16 @@ def check_search(
         raise ConfigError(f"executor {executor!r}: {err}") from None
     if not custom_trainer:
         _check_candidates(space, fixed, objs, sweep)
-    return CheckedSearch(space, objs, cons, fixed, refs, weights, sweep)
+    warm, warm_info = resolve_initial(
+        space,
+        model=None if custom_trainer else model,
+        pop_size=pop_size,
+        initial=initial,
+        initial_from=initial_from,
+        include_defaults=include_defaults,
+        fixed=fixed,
+    )
+    return CheckedSearch(space, objs, cons, fixed, refs, weights, sweep, tuple(warm), warm_info)
 
 
 def _check_sweep(sweep, custom_trainer: bool) -> Sweep | None:
@@ -223,6 +238,9 @@ def search(
     executor_options: Mapping[str, Any] | None = None,
     sweep: Mapping[str, Any] | Sweep | None = None,
     save_front: bool = False,
+    initial: Sequence[Mapping[str, Any]] | None = None,
+    initial_from: str | Path | None = None,
+    include_defaults: bool = True,
 ) -> Run:
     """Search ``space`` for the best trade-offs between ``objectives`` and store the run.
 
@@ -271,6 +289,17 @@ def search(
             ``states/`` are reused; other members are trained again with their config and the
             run's seed. Not part of the run's config: a finished run can be resumed with it to
             save its front afterwards.
+        initial: warm start: configs placed in the first generation, each a mapping of some
+            or all search variables (the others take the family's default), e.g.
+            ``[{"lr": 3e-3, "dim": 64}]``.
+        initial_from: warm start from another finished run folder: its front members' values
+            of this space's variables join the first generation.
+        include_defaults: put the family's default settings (``moorec.models.defaults``, a
+            default outside a variable's range moved to its nearest value) first in the first
+            generation (default on; off for a custom trainer, which has no family). The
+            warm-start configs are part of the run's config (and hash); the rest of the
+            first generation is what the algorithm samples without them
+            (:mod:`moorec.search.warm`).
 
     A search whose space or fixed settings hold re-ranking settings (``rerank``,
     ``rerank_weight``, ``rerank_candidates``, ...) or that has a sweep is *two-level*:
@@ -281,7 +310,7 @@ def search(
     Returns:
         The stored :class:`~moorec.results.Run`.
     """
-    space, objs, cons, fixed, reference, _, sweep = check_search(
+    space, objs, cons, fixed, reference, _, sweep, warm, warm_info = check_search(
         space,
         objectives,
         model=model,
@@ -299,14 +328,20 @@ def search(
         custom_trainer=trainer is not None,  # a custom trainer defines its own variables
         sweep=sweep,
         save_front=save_front,
+        initial=initial,
+        initial_from=initial_from,
+        include_defaults=include_defaults,
     )
-    algo = make_algorithm(algorithm, pop_size, len(objs), space)
+    algo = make_algorithm(algorithm, pop_size, len(objs), space, initial=warm)
     keys = list(dict.fromkeys([o.key for o in objs] + [c.key for c in cons]))
     manifest = run_manifest(
         data_info=data_info, model=model, space=space, fixed=fixed, objs=objs, cons=cons,
         algorithm=algorithm, pop_size=pop_size, generations=generations, seed=seed,
         knee=knee, knee_weights=knee_weights, reference=reference, sweep=sweep,
+        initial=warm,
     )  # fmt: skip
+    if warm:
+        manifest["warm_start"] = warm_info
     executor_ = make_executor(executor, **dict(executor_options or {}))
     store = RunStore.create_or_resume(out, manifest)
     two_level = trainer is None and (sweep is not None or is_two_level(space, fixed))
@@ -389,6 +424,7 @@ def run_manifest(
     reference: Mapping[str, Sequence[float]] | None,
     sweep: Sweep | None = None,
     extra: Mapping[str, Any] | None = None,
+    initial: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The manifest of a search: its config (and hash), objectives, evaluation and machine.
 
@@ -414,6 +450,8 @@ def run_manifest(
         "reference": {k: list(v) for k, v in (reference or {}).items()},
         # only when given, so that the hash of a one-level search stays what it was
         **({"sweep": sweep.to_dict()} if sweep is not None else {}),
+        # the warm-start configs that open the first generation, when there are any
+        **({"initial": [dict(c) for c in initial]} if initial else {}),
         **dict(extra or {}),
     }
     env = environment()
