@@ -5,7 +5,8 @@ Three sources, checked before any work and resolved into one list of complete co
 * ``initial``: configs a researcher knows (a published setting, last week's best); each gives
   some or all of the search variables, and the others take the family's default;
 * ``initial_from``: the front members of another run folder (their values of this space's
-  variables);
+  variables); when they do not all fit in the population beside the other configs, an even
+  spread of them along the stored front is taken;
 * ``include_defaults`` (on by default): the family's own default settings
   (:func:`moorec.models.defaults`, the constructor's and the loss's defaults), so that a front
   always holds the point a researcher would have trained without searching.
@@ -191,7 +192,8 @@ def resolve_initial(
             added).
         pop_size: the population size (the most configs the first generation holds).
         initial: configs to enqueue, each a mapping of some or all variables.
-        initial_from: a finished run folder whose front members are enqueued.
+        initial_from: a finished run folder whose front members are enqueued (as many as
+            the population has room for, evenly spread along the front).
         include_defaults: add the family's defaults point first.
         fixed: the run's fixed settings.
 
@@ -215,9 +217,16 @@ def resolve_initial(
     if model is not None:
         base, moved = default_config(model, space, fixed)
     given = [("initial", i, c) for i, c in enumerate(initial or ())]
-    if initial_from is not None:
-        given += [("initial_from", i, c) for i, c in enumerate(front_configs(initial_from, space))]
     configs = [dict(base)] if include_defaults and model is not None else []
+    front_info = {}
+    if initial_from is not None:
+        front = front_configs(initial_from, space)
+        room = pop_size - len(configs) - len(given)
+        if len(front) > room > 0:  # an even spread along the front (its stored order)
+            keep = sorted({round(j) for j in np.linspace(0, len(front) - 1, room)})
+            front_info = {"initial_from_kept": [len(keep), len(front)]}
+            front = [front[j] for j in keep]
+        given += [("initial_from", i, c) for i, c in enumerate(front)]
     for source, i, cfg in given:
         if not isinstance(cfg, Mapping):
             raise ConfigError(f"{source}[{i}] must be a table of variable values, got {cfg!r}")
@@ -253,6 +262,7 @@ def resolve_initial(
             f"{pop_size}; enqueue at most {pop_size} or raise pop_size"
         )
     info = {"defaults": bool(include_defaults and model is not None), "moved": moved}
+    info.update(front_info)
     if dropped:
         info["duplicates_dropped"] = dropped
     return unique, info

@@ -24,6 +24,18 @@ def _trials(path):
     return mr.results.load(path).trials()
 
 
+class Line:
+    """ndcg = 1 - x, ild = x (1 - y): every x with y = 0 is on the front."""
+
+    def __call__(self, cfg):
+        valid = {"ndcg@10": 1.0 - cfg["x"], "ild@10": cfg["x"] * (1.0 - cfg["y"])}
+        return {"status": "ok", "reason": None, "valid": valid, "train_seconds": 0.0,
+                "eval_seconds": 0.0}  # fmt: skip
+
+    def test(self, cfg):
+        return self(cfg)["valid"]
+
+
 # --------------------------------------------------------------------------- resolving
 def test_the_defaults_point_of_bpr_by_hand():
     space = Space(lr=LogReal(1e-4, 1e-1), dim=Choice([16, 32, 64]), pop_weight=Real(0.0, 2.0))
@@ -130,6 +142,15 @@ def test_another_runs_front_joins_the_first_generation(tmp_path):
     got = [t["config"] for t in _trials(tmp_path / "second")[: len(front)]]
     assert got == front
     assert second.manifest["warm_start"]["defaults"] is False  # a custom trainer: no family
+    # a front larger than the room left: an even spread of it
+    big = _search(tmp_path / "big", Line(), pop_size=12, generations=4)
+    all_front = [{k: m["config"][k] for k in ("x", "y")} for m in big.pareto_front()]
+    assert len(all_front) >= 4
+    small = _search(tmp_path / "small", Line(), pop_size=3, initial=[{"x": 0.5, "y": 0.5}],
+                    initial_from=str(tmp_path / "big"))  # fmt: skip
+    assert small.manifest["warm_start"]["initial_from_kept"] == [2, len(all_front)]
+    got = [t["config"] for t in _trials(tmp_path / "small")[:3]]
+    assert got == [{"x": 0.5, "y": 0.5}, all_front[0], all_front[-1]]
     with pytest.raises(ConfigError, match="holds no finished run"):
         _search(tmp_path / "third", initial_from=str(tmp_path / "nothing"))
 
