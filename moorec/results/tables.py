@@ -43,6 +43,9 @@ ALGORITHM_NAMES = {
     "moead": "MOEA/D",
     "smsemoa": "SMS-EMOA",
     "random": "random search",
+    "optuna-tpe": "Optuna TPE",
+    "optuna-nsga2": "Optuna NSGA-II",
+    "optuna-gp": "Optuna GP",
     "baseline": "baseline sweep",
 }
 

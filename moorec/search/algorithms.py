@@ -17,12 +17,14 @@ from pymoo.operators.sampling.rnd import FloatRandomSampling
 from pymoo.util.ref_dirs import get_reference_directions
 
 from moorec.errors import ConfigError, UnknownNameError
+from moorec.search.optuna_search import OPTUNA_ALGORITHMS, import_optuna
 from moorec.search.space import LogReal, Real
 from moorec.search.warm import WarmStartSampling
 
 __all__ = ["ALGORITHMS", "RandomInfill", "check_algorithm", "make_algorithm", "needs_vector"]
 
-ALGORITHMS = ("nsga2", "nsga3", "moead", "smsemoa", "random")
+#: pymoo's algorithms, then Optuna's samplers (:mod:`moorec.search.optuna_search`).
+ALGORITHMS = ("nsga2", "nsga3", "moead", "smsemoa", "random", *OPTUNA_ALGORITHMS)
 
 
 class RandomInfill(InfillCriterion):
@@ -63,6 +65,9 @@ def check_algorithm(name: str, pop_size: int, space=None, n_constraints: int = 0
         raise UnknownNameError("algorithm", name, ALGORITHMS)
     if isinstance(pop_size, bool) or not isinstance(pop_size, int) or pop_size < 2:
         raise ConfigError(f"pop_size must be an integer >= 2, got {pop_size!r}")
+    if name in OPTUNA_ALGORITHMS:
+        import_optuna(name)  # installed, or say how to install it
+        return
     if name != "moead":
         return
     if space is not None:
@@ -94,6 +99,8 @@ def make_algorithm(name: str, pop_size: int, n_obj: int, space=None, initial=Non
         ConfigError: for ``pop_size < 2`` or a space MOEA/D cannot search.
     """
     check_algorithm(name, pop_size, space)
+    if name in OPTUNA_ALGORITHMS:
+        raise ConfigError(f"{name} is run by moorec.search.optuna_search.run_optuna, not pymoo")
     warm = list(initial or ())
     if warm and space is None:
         raise ConfigError("initial configs need the search space to be encoded")

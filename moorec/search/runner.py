@@ -31,6 +31,7 @@ from moorec.results.tables import algorithm_name
 from moorec.search.algorithms import check_algorithm, make_algorithm, needs_vector
 from moorec.search.front import final_front
 from moorec.search.indicators import check_knee, check_reference
+from moorec.search.optuna_search import OPTUNA_ALGORITHMS, run_optuna
 from moorec.search.problem import Constraint, RecProblem, parse_constraints
 from moorec.search.progress import GenerationLog, failure_summary, generation_line, pareto_table
 from moorec.search.space import Space, check_space_settings
@@ -259,7 +260,9 @@ def search(
         out: run folder; an existing folder of the same config is resumed, one of another
             config is refused.
         model: registered model name.
-        algorithm: ``nsga2``, ``nsga3``, ``moead``, ``smsemoa`` or ``random``.
+        algorithm: ``nsga2``, ``nsga3``, ``moead``, ``smsemoa`` or ``random`` (pymoo), or
+            ``optuna-tpe``, ``optuna-nsga2``, ``optuna-gp`` (Optuna's samplers, with the
+            optional extra ``moorec[optuna]``; :mod:`moorec.search.optuna_search`).
         pop_size: candidates per generation (``>= 2``).
         generations: number of generations (``>= 1``).
         seed: seeds the algorithm and every trial's training.
@@ -332,7 +335,8 @@ def search(
         initial_from=initial_from,
         include_defaults=include_defaults,
     )
-    algo = make_algorithm(algorithm, pop_size, len(objs), space, initial=warm)
+    optuna = algorithm in OPTUNA_ALGORITHMS
+    algo = None if optuna else make_algorithm(algorithm, pop_size, len(objs), space, initial=warm)
     keys = list(dict.fromkeys([o.key for o in objs] + [c.key for c in cons]))
     manifest = run_manifest(
         data_info=data_info, model=model, space=space, fixed=fixed, objs=objs, cons=cons,
@@ -359,17 +363,18 @@ def search(
         two_level=two_level,
         fixed=fixed,
     )
-    problem = RecProblem(
-        space,
-        objs,
-        cons,
-        trials.evaluate,
-        mixed=not needs_vector(algorithm),
-        failure_constraint=algorithm != "moead",
-    )
-    if algorithm == "moead":  # no constraints (refused by check_search)
-        problem.n_ieq_constr = len(cons)
-    algo.setup(problem, termination=("n_gen", generations), seed=seed, verbose=False)
+    if not optuna:
+        problem = RecProblem(
+            space,
+            objs,
+            cons,
+            trials.evaluate,
+            mixed=not needs_vector(algorithm),
+            failure_constraint=algorithm != "moead",
+        )
+        if algorithm == "moead":  # no constraints (refused by check_search)
+            problem.n_ieq_constr = len(cons)
+        algo.setup(problem, termination=("n_gen", generations), seed=seed, verbose=False)
     log = GenerationLog(store, objs, cons, reference)
     report = print if progress else None
     if progress:
@@ -378,15 +383,28 @@ def search(
             f"objectives {[o.key for o in objs]}, constraints {[str(c) for c in cons]} "
             f"-> {store.path}"
         )
+
+    def logged(gen: int) -> None:
+        rec = log.record(gen)
+        if progress:
+            print(generation_line(rec, generations, store.trials()), flush=True)
+
+    def set_generation(gen: int) -> None:
+        trials.generation = gen
+
     try:
+        if optuna:
+            run_optuna(
+                algorithm, space=space, objectives=objs, constraints=cons,
+                evaluate=trials.evaluate, on_generation=logged, set_generation=set_generation,
+                pop_size=pop_size, generations=generations, seed=seed, initial=warm,
+            )  # fmt: skip
         gen = 0
-        while algo.has_next():
+        while algo is not None and algo.has_next():
             gen += 1
-            trials.generation = gen
+            set_generation(gen)
             algo.next()
-            rec = log.record(gen)
-            if progress:
-                print(generation_line(rec, generations, store.trials()), flush=True)
+            logged(gen)
         if progress and trials.resumed:
             print(
                 f"resumed: {len(trials.reused)} trials reused, {trials.trained} trained",

@@ -35,6 +35,7 @@ from moorec.search.space import Choice, Integer, LogReal, Real, Space, Variable,
 
 __all__ = [
     "WarmStartSampling",
+    "as_value",
     "default_config",
     "family_default",
     "front_configs",
@@ -130,11 +131,11 @@ def default_config(
             used = _nearest(var, value)
             moved[name] = [value, used]
             value = used
-        config[name] = _plain(var, value)
+        config[name] = as_value(var, value)
     return config, moved
 
 
-def _plain(var: Variable, value: Any) -> Any:
+def as_value(var: Variable, value: Any) -> Any:
     """``value`` as the type ``var`` decodes to (``int`` for Integer, ``float`` for reals)."""
     if isinstance(var, Integer):
         return int(value)
@@ -246,7 +247,7 @@ def resolve_initial(
                 raise ConfigError(
                     f"{source}[{i}]: {name} = {value!r} is outside its variable {var.to_dict()}"
                 )
-            full[name] = _plain(var, value)
+            full[name] = as_value(var, value)
         configs.append(full)
     seen, unique, dropped = set(), [], 0
     for cfg in configs:
