@@ -15,6 +15,17 @@ ARGS = {
     "baselines_ml100k.py": ["--synthetic"],
     "multvae_gru4rec.py": ["--synthetic", "--epochs", "3"],
     "sasrec_paper.py": ["--synthetic", "--epochs", "5"],
+    "optuna_peer.py": [
+        "--synthetic",
+        "--pop-size",
+        "4",
+        "--generations",
+        "2",
+        "--epochs",
+        "2",
+        "--out",
+        "run",
+    ],
     "warm_start.py": [
         "--synthetic",
         "--pop-size",
