@@ -4,7 +4,11 @@ Flax recommender models trained under ``jax.jit``, full-ranking objectives (accu
 diversity, latency), and a pymoo search for the trade-offs between them.
 """
 
-from moorec import (
+import time as _time
+
+_IMPORT_START = _time.perf_counter()
+
+from moorec import (  # noqa: E402
     data,
     datasets,
     errors,
@@ -16,8 +20,12 @@ from moorec import (
     split,
     train,
 )
-from moorec.api import evaluate, fit, recommend
-from moorec.errors import MoorecError
+from moorec.api import evaluate, fit, recommend  # noqa: E402
+from moorec.errors import MoorecError  # noqa: E402
+
+#: Seconds this process took to import moorec (JAX, Flax, optax and pymoo with it, unless they
+#: were imported before): what each new worker process pays again before its first candidate.
+IMPORT_SECONDS = _time.perf_counter() - _IMPORT_START
 
 __version__ = "0.1.0"
 

@@ -347,6 +347,7 @@ def search(
     if warm:
         manifest["warm_start"] = warm_info
     executor_ = make_executor(executor, **dict(executor_options or {}))
+    executor_.plan(pop_size * generations)
     store = RunStore.create_or_resume(out, manifest)
     two_level = trainer is None and (sweep is not None or is_two_level(space, fixed))
     spec = TrialSpec(

@@ -92,6 +92,19 @@ class Closed:
         return {k: v - 0.01 for k, v in _closed_form(cfg).items()}
 
 
+class Slow(Closed):
+    """:class:`Closed` taking ``seconds`` per candidate (work auto can time)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __call__(self, cfg):
+        import time
+
+        time.sleep(self.seconds)
+        return super().__call__(cfg)
+
+
 class FailsOnTest(Closed):
     """Scores on validation; re-scoring on test raises for every candidate with ``x > 0.05``."""
 
@@ -331,19 +344,58 @@ def test_choose_follows_the_cores(monkeypatch):
 
 @cpu_only
 def test_auto_runs_a_lone_candidate_here(monkeypatch):
-    monkeypatch.setattr(executors_base, "available_cores", lambda: 4)  # auto picks processes
-    with make_executor("auto", processes={"workers": 1}) as ex:
-        ex.start(Given(Closed()))
+    import moorec
+
+    monkeypatch.setattr(executors_base, "available_cores", lambda: 4)  # processes are possible
+    monkeypatch.setattr(moorec, "IMPORT_SECONDS", 0.0)
+    with make_executor("auto", processes={"workers": 2}) as ex:
+        ex.plan(10_000)  # a long search: once timed, processes pay
+        ex.start(Given(Slow(0.05)))
         (rec,) = ex.map([{"x": 0.5, "y": 0.0}])
         assert rec["executor"] == "sequential" and "worker" not in rec
         assert rec["valid"] == _closed_form({"x": 0.5, "y": 0.0})
-        two = ex.map([{"x": 0.1, "y": 0.0}, {"x": 0.2, "y": 0.0}])
+        timed = ex.map([{"x": 0.1, "y": 0.0}, {"x": 0.2, "y": 0.0}])  # timed here, then decided
+        assert {r["executor"] for r in timed} == {"sequential"}
+        assert ex.decision["processes"] is True and ex.decision["credited_speedup"] == 2
+        two = ex.map([{"x": 0.3, "y": 0.0}, {"x": 0.4, "y": 0.0}])
         assert all(r["worker"] in ex.inner.pids for r in two)
         desc = ex.describe()
     assert desc["requested"] == "auto" and desc["name"] == "processes"
-    assert desc["workers"] == 1
-    assert isinstance(desc["reason"], str) and desc["reason"]
-    assert desc["candidates"] == {"sequential": 1, "processes": 2}
+    assert desc["workers"] == 2 and "then processes" in desc["reason"]
+    assert desc["candidates"] == {"sequential": 3, "processes": 2}
+
+
+@cpu_only
+def test_auto_stays_in_this_process_when_start_up_would_not_pay(monkeypatch):
+    monkeypatch.setattr(executors_base, "available_cores", lambda: 4)
+    with make_executor("auto", processes={"workers": 2}) as ex:
+        ex.plan(6)  # a small search: the remaining work cannot pay for new interpreters
+        ex.start(Given(Closed()))
+        records = ex.map([{"x": 0.1 * i, "y": 0.0} for i in range(1, 4)])
+        assert {r["executor"] for r in records} == {"sequential"}
+        assert ex.decision["processes"] is False and ex.decision["remaining"] == 3
+        later = ex.map([{"x": 0.5, "y": 0.0}, {"x": 0.6, "y": 0.0}])
+        desc = ex.describe()
+    assert {r["executor"] for r in later} == {"sequential"}
+    assert desc["name"] == "sequential" and "then stayed here" in desc["reason"]
+
+
+def test_processes_pay_by_hand():
+    kw = dict(first_seconds=2.0, candidate_seconds=1.0, import_seconds=3.0)
+    # 16 cores, 8 workers of 2 threads: at most 8x; 100 left save 100 * (1 - 1/8) = 87.5 s;
+    # start-up 3 + 2 * 16 / 2 = 19 s
+    pays, f = executors_base.processes_pay(remaining=100, workers=8, cores=16, **kw)
+    assert pays and f["credited_speedup"] == 8 and f["predicted_saving_seconds"] == 87.5
+    assert f["startup_seconds"] == 19.0
+    # 20 left: 17.5 s saved < 19 s start-up
+    assert not executors_base.processes_pay(remaining=20, workers=8, cores=16, **kw)[0]
+    # 2 cores, 2 workers of 1 thread: start-up 3 + 2 * 2 / 1 = 7 s; 16 left save 16 * 0.5 =
+    # 8 s (pays), 12 left 6 s (does not)
+    assert executors_base.processes_pay(remaining=16, workers=2, cores=2, **kw)[0]
+    assert not executors_base.processes_pay(remaining=12, workers=2, cores=2, **kw)[0]
+    # one core: nothing to gain
+    pays, f = executors_base.processes_pay(remaining=10_000, workers=4, cores=1, **kw)
+    assert not pays and f["credited_speedup"] == 1 and f["predicted_saving_seconds"] == 0.0
 
 
 @cpu_only
@@ -356,6 +408,8 @@ def test_search_with_auto_records_the_choice(tmp_path, sequential_search):
     )
     chosen = choose(builtin_trainer=False)[0]
     manifest = run.manifest["executor"]
+    if chosen == "processes":  # possible; taken only where the timed work pays for it
+        chosen = "processes" if manifest["decision"]["processes"] else "sequential"
     assert manifest["requested"] == "auto" and manifest["name"] == chosen
     assert manifest["reason"]
     assert {t["executor"] for t in run.trials()} == {chosen}
