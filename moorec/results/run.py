@@ -392,7 +392,8 @@ class Run:
         is going on or was interrupted) the front is computed from the ``ok`` trials' validation
         scores with pymoo's non-dominated sorting, after turning each maximised objective into a
         minimised one. Trials left out of that computation: failed trials, trials with a missing
-        or non-finite value, and trials recorded with ``"feasible": false``.
+        or non-finite value, trials recorded with ``"feasible": false``, and the lower rungs of a
+        multi-fidelity search (``"full_budget": false``).
 
         Returns:
             Members ordered by trial id, each ``{"trial", "config", "valid", "test", ...}``.
@@ -412,7 +413,12 @@ class Run:
         values, ids = self.objective_matrix("valid")
         by_id = {t["trial"]: t for t in self._trials}
         keep = np.isfinite(values).all(axis=1) & np.array(
-            [by_id[i].get("feasible", True) is not False for i in ids], dtype=bool
+            [
+                by_id[i].get("feasible", True) is not False
+                and by_id[i].get("full_budget", True) is not False  # multi-fidelity rungs
+                for i in ids
+            ],
+            dtype=bool,
         )
         if not keep.any():
             return []

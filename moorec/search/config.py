@@ -28,6 +28,7 @@
     initial = [{ lr = 3e-3, dim = 64 }]   # optional warm start (other variables: defaults)
     initial_from = "runs/last"   # optional: another run's front joins the first generation
     include_defaults = true      # the family's defaults open the first generation (default)
+    fidelity = { epochs = [3, 9, 27], eta = 3 }   # optional successive halving over epochs
     objectives = ["ndcg@10", "ild@10", "latency_ms"]
     constraints = ["latency_ms <= 5"]
 
@@ -80,6 +81,7 @@ SECTIONS = {
         "initial",
         "initial_from",
         "include_defaults",
+        "fidelity",
     ),
     "reference": None,
     "space": None,
@@ -113,6 +115,7 @@ _TYPES: dict[tuple[str, str], tuple[type, ...]] = {
     ("search", "initial"): (list,),
     ("search", "initial_from"): (str,),
     ("search", "include_defaults"): (bool,),
+    ("search", "fidelity"): (dict,),
 }
 _TYPE_NAMES = {
     str: "a string", int: "an integer", list: "a list", dict: "a table", bool: "true or false",
@@ -189,7 +192,7 @@ def search_settings(cfg: Mapping[str, Any], executor: str | None = None) -> dict
         "executor_options": s.get("executor_options"),
         **({"sweep": s["sweep"]} if "sweep" in s else {}),
         **({"save_front": s["save_front"]} if "save_front" in s else {}),
-        **{k: s[k] for k in ("initial", "initial_from", "include_defaults") if k in s},
+        **{k: s[k] for k in ("initial", "initial_from", "include_defaults", "fidelity") if k in s},
         "fixed": cfg.get("fixed", {}),
         "reference": cfg.get("reference"),
     }

@@ -34,13 +34,20 @@ __all__ = [
 def archive(store: RunStore, objs: Sequence[Objective], cons: Sequence[Constraint]):
     """Feasible ok trials, their natural objective values ``[n, m]``, failures, total.
 
+    Trials of a multi-fidelity search's lower rungs (``"full_budget": false``) are not in the
+    archive; they count in the total.
+
     Returns:
         ``(ok, values, n_failed, n_total)``: the trials, ``[n, m]`` float64 values in the
         order of ``objs``, the number of failed trials and of all trials.
     """
     trials = store.trials()
     ok = [
-        t for t in trials if t["status"] == "ok" and all(c.g(t["valid"][c.key]) <= 0 for c in cons)
+        t
+        for t in trials
+        if t["status"] == "ok"
+        and t.get("full_budget", True)  # a multi-fidelity search's lower rungs are left out
+        and all(c.g(t["valid"][c.key]) <= 0 for c in cons)
     ]
     values = np.array([[t["valid"][o.key] for o in objs] for t in ok], dtype=np.float64)
     values = values.reshape(len(ok), len(objs))

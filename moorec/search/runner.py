@@ -29,6 +29,7 @@ from moorec.results.run import Run, load
 from moorec.results.store import RunStore
 from moorec.results.tables import algorithm_name
 from moorec.search.algorithms import check_algorithm, make_algorithm, needs_vector
+from moorec.search.fidelity import Fidelity, MultiFidelity, rung_sizes
 from moorec.search.front import final_front
 from moorec.search.indicators import check_knee, check_reference
 from moorec.search.optuna_search import OPTUNA_ALGORITHMS, run_optuna
@@ -68,6 +69,7 @@ class CheckedSearch(NamedTuple):
     reference: dict[str, list[float]]
     knee_weights: list[float] | None
     sweep: Sweep | None = None
+    fidelity: Fidelity | None = None
     initial: tuple[dict[str, Any], ...] = ()
     initial_info: Mapping[str, Any] | None = None
 
@@ -94,6 +96,7 @@ def check_search(
     initial: Sequence[Mapping[str, Any]] | None = None,
     initial_from: str | Path | None = None,
     include_defaults: bool = True,
+    fidelity: Mapping[str, Any] | Fidelity | None = None,
 ) -> CheckedSearch:
     """Check every setting of a search before any work; :func:`search` and TOML configs call it.
 
@@ -175,7 +178,28 @@ def check_search(
         include_defaults=include_defaults,
         fixed=fixed,
     )
-    return CheckedSearch(space, objs, cons, fixed, refs, weights, sweep, tuple(warm), warm_info)
+    fid = _check_fidelity(fidelity, space, fixed, algorithm)
+    return CheckedSearch(
+        space, objs, cons, fixed, refs, weights, sweep, fid, tuple(warm), warm_info
+    )
+
+
+def _check_fidelity(fidelity, space: Space, fixed: Mapping[str, Any], algorithm: str):
+    if fidelity is None:
+        return None
+    fid = fidelity if isinstance(fidelity, Fidelity) else Fidelity.from_dict(fidelity)
+    taken = [n for n in (fid.setting,) if n in space.names or n in fixed]
+    if taken:
+        raise ConfigError(
+            f"{taken[0]} is set by the fidelity schedule {fid.to_dict()}; do not also search or "
+            "fix it"
+        )
+    if algorithm in OPTUNA_ALGORITHMS:
+        raise ConfigError(
+            f"fidelity is not available with {algorithm}: its samplers ask one trial at a time "
+            "(or a generation Optuna cannot prune); use nsga2, nsga3, smsemoa or random"
+        )
+    return fid
 
 
 def _check_sweep(sweep, custom_trainer: bool) -> Sweep | None:
@@ -242,6 +266,7 @@ def search(
     initial: Sequence[Mapping[str, Any]] | None = None,
     initial_from: str | Path | None = None,
     include_defaults: bool = True,
+    fidelity: Mapping[str, Any] | Fidelity | None = None,
 ) -> Run:
     """Search ``space`` for the best trade-offs between ``objectives`` and store the run.
 
@@ -303,6 +328,12 @@ def search(
             warm-start configs are part of the run's config (and hash); the rest of the
             first generation is what the algorithm samples without them
             (:mod:`moorec.search.warm`).
+        fidelity: multi-fidelity search: a successive-halving schedule over epochs, e.g.
+            ``{"epochs": [3, 9, 27], "eta": 3}`` (:class:`~moorec.search.fidelity.Fidelity`):
+            every candidate of a generation trains 3 epochs, the best third of them 9, the best
+            third of those 27; the algorithm, the archive and the front see full-budget trials
+            only, and every rung is stored as a trial with its ``budget``
+            (:mod:`moorec.search.fidelity`).
 
     A search whose space or fixed settings hold re-ranking settings (``rerank``,
     ``rerank_weight``, ``rerank_candidates``, ...) or that has a sweep is *two-level*:
@@ -313,7 +344,7 @@ def search(
     Returns:
         The stored :class:`~moorec.results.Run`.
     """
-    space, objs, cons, fixed, reference, _, sweep, warm, warm_info = check_search(
+    space, objs, cons, fixed, reference, _, sweep, fid, warm, warm_info = check_search(
         space,
         objectives,
         model=model,
@@ -334,6 +365,7 @@ def search(
         initial=initial,
         initial_from=initial_from,
         include_defaults=include_defaults,
+        fidelity=fidelity,
     )
     optuna = algorithm in OPTUNA_ALGORITHMS
     algo = None if optuna else make_algorithm(algorithm, pop_size, len(objs), space, initial=warm)
@@ -342,12 +374,14 @@ def search(
         data_info=data_info, model=model, space=space, fixed=fixed, objs=objs, cons=cons,
         algorithm=algorithm, pop_size=pop_size, generations=generations, seed=seed,
         knee=knee, knee_weights=knee_weights, reference=reference, sweep=sweep,
-        initial=warm,
+        initial=warm, fidelity=fid,
     )  # fmt: skip
     if warm:
         manifest["warm_start"] = warm_info
     executor_ = make_executor(executor, **dict(executor_options or {}))
-    executor_.plan(pop_size * generations)
+    executor_.plan(
+        pop_size * generations if fid is None else sum(rung_sizes(pop_size, fid)) * generations
+    )
     store = RunStore.create_or_resume(out, manifest)
     two_level = trainer is None and (sweep is not None or is_two_level(space, fixed))
     spec = TrialSpec(
@@ -364,12 +398,19 @@ def search(
         two_level=two_level,
         fixed=fixed,
     )
+    evaluate = trials.evaluate
+    if fid is not None:
+
+        def tag(budget: int, rung: int, full: bool) -> None:
+            trials.tags = {"budget": budget, "rung": rung, "full_budget": full}
+
+        evaluate = MultiFidelity(fid, trials.evaluate, objs, cons, tag).evaluate
     if not optuna:
         problem = RecProblem(
             space,
             objs,
             cons,
-            trials.evaluate,
+            evaluate,
             mixed=not needs_vector(algorithm),
             failure_constraint=algorithm != "moead",
         )
@@ -444,6 +485,7 @@ def run_manifest(
     sweep: Sweep | None = None,
     extra: Mapping[str, Any] | None = None,
     initial: Sequence[Mapping[str, Any]] = (),
+    fidelity: Fidelity | None = None,
 ) -> dict[str, Any]:
     """The manifest of a search: its config (and hash), objectives, evaluation and machine.
 
@@ -471,6 +513,7 @@ def run_manifest(
         **({"sweep": sweep.to_dict()} if sweep is not None else {}),
         # the warm-start configs that open the first generation, when there are any
         **({"initial": [dict(c) for c in initial]} if initial else {}),
+        **({"fidelity": fidelity.to_dict()} if fidelity is not None else {}),
         **dict(extra or {}),
     }
     env = environment()

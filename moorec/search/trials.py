@@ -72,6 +72,7 @@ class TrialRunner:
         self.stored_keys = set(self.done)
         self.reused: set[str] = set()
         self.generation = 0
+        self.tags: dict[str, Any] = {}  # merged into each stored record (multi-fidelity rungs)
         self.trained = 0
         self.started = False
         self.two_level = two_level
@@ -180,6 +181,7 @@ class TrialRunner:
             "config": cfg,
             "seed": self.seed,
             "executor": getattr(self.executor, "choice", self.executor.name),
+            **self.tags,
             **rec,
         }
         self.store.append_trial(rec)
