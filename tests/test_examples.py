@@ -15,6 +15,17 @@ ARGS = {
     "baselines_ml100k.py": ["--synthetic"],
     "multvae_gru4rec.py": ["--synthetic", "--epochs", "3"],
     "sasrec_paper.py": ["--synthetic", "--epochs", "5"],
+    "multi_fidelity.py": [
+        "--synthetic",
+        "--pop-size",
+        "3",
+        "--generations",
+        "1",
+        "--epochs",
+        "3",
+        "--out",
+        "run",
+    ],
     "optuna_peer.py": [
         "--synthetic",
         "--pop-size",
