@@ -26,6 +26,7 @@ from moorec.executors.posthoc import (
 )
 from moorec.models.registry import _MODELS, create
 from moorec.objectives.evaluate import Evaluator
+from moorec.search.space import config_key
 from moorec.train.loop import CLOSED_FORM_FIELDS, TrainConfig, fit
 
 __all__ = [
@@ -45,6 +46,10 @@ __all__ = [
 PARTS = ("valid", "test")
 
 # Every candidate trains with the run's seed; the loss weights are searched by their own names.
+#: Fit states a trainer keeps for continuation (``TrialSpec.continue_budgets``): more than a
+#: generation's candidates at a rung for any population a search takes here.
+MAX_STATES = 256
+
 TRAIN_FIELDS = tuple(
     f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("loss_weights", "seed")
 )
@@ -135,6 +140,10 @@ class TrialSpec:
             (:class:`~moorec.executors.posthoc.StateCache`), so that candidates differing
             only in post-hoc settings, and the front's test re-scoring, train nothing.
         state_dir: the folder where :attr:`reuse` writes trained states (``None``: memory).
+        continue_budgets: keep each fit's state by its config without ``epochs``, so that a
+            candidate asked again with more epochs (a multi-fidelity search's promotion)
+            continues its earlier fit instead of training from the start
+            (:class:`~moorec.train.FitState`; the values are those of a fit from the start).
     """
 
     split: Any
@@ -145,6 +154,7 @@ class TrialSpec:
     sweep: Sweep | None = None
     reuse: bool = False
     state_dir: str | None = None
+    continue_budgets: bool = False
 
     def build(self) -> Trainer:
         """A :class:`Trainer` for this spec (evaluators prepared once)."""
@@ -182,6 +192,7 @@ class Trainer:
         self._stop: dict[str, Any] = {}
         self.cache = StateCache(spec.state_dir) if spec.reuse else None
         self.trainings = 0
+        self._states: dict[str, Any] = {}  # config without epochs -> FitState (continuation)
 
     def stopping(self, metric: str):
         """``(evaluator, validate function, maximise)`` driving early stopping on ``metric``."""
@@ -191,12 +202,27 @@ class Trainer:
         return self._stop[metric]
 
     def fit(self, config: Mapping[str, Any]):
-        """Train one candidate; returns the :class:`~moorec.train.FitResult`."""
+        """Train one candidate; returns the :class:`~moorec.train.FitResult`.
+
+        With ``spec.continue_budgets``, a fit whose config differs from an earlier one only in
+        ``epochs`` (more of them) continues that fit from its state.
+        """
         cfg, model_kw = self.spec.settings(config)
         _, validate, maximize = self.stopping(cfg.valid_metric)
         model = self.spec.create(model_kw)
         self.trainings += 1
-        return fit(model, self.spec.split.train, cfg, validate=validate, maximize=maximize)
+        if not self.spec.continue_budgets or getattr(model, "closed_form", False):
+            return fit(model, self.spec.split.train, cfg, validate=validate, maximize=maximize)
+        key = config_key({k: v for k, v in config.items() if k != "epochs"})
+        state = self._states.get(key)
+        resume = state if state is not None and state.continues(cfg) else None
+        result = fit(model, self.spec.split.train, cfg, validate=validate, maximize=maximize,
+                     resume=resume, keep_state=True)  # fmt: skip
+        self._states.pop(key, None)
+        self._states[key] = result.state
+        while len(self._states) > MAX_STATES:  # the oldest go first
+            self._states.pop(next(iter(self._states)))
+        return result
 
     def trained(self, config: Mapping[str, Any]) -> tuple[Any, dict[str, Any], bool]:
         """``(model, summary, trained_now)`` of ``config``'s training part.
@@ -285,8 +311,11 @@ class Trainer:
                 result = self.fit(config)  # a one-level search: exactly as it always was
                 t1 = time.perf_counter()
                 values = self.evaluator(part)(result.model)
-                return ok_record(values, t1 - t0, time.perf_counter() - t1, result.best_epoch,
-                                 len(result.history), part)  # fmt: skip
+                rec = ok_record(values, t1 - t0, time.perf_counter() - t1, result.best_epoch,
+                                len(result.history), part)  # fmt: skip
+                if result.continued_from:
+                    rec["continued_from"] = result.continued_from
+                return rec
             model, summary, now = self.trained(config)
             return self.score(model, config, part, summary, now)
         except Exception as err:

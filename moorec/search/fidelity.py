@@ -23,10 +23,12 @@ What is stored and what the algorithm sees:
 * the archive, the hypervolume per generation and the front hold full-budget trials only
   (:func:`moorec.search.progress.archive`).
 
-A promoted candidate is trained again from its initialisation with the same seed to the larger
-budget (no model continues from a stored state yet); with ``budgets = [b_0, ..., b_K]`` and ``n``
-candidates per generation, a generation costs ``sum_k n_k b_k`` epochs with ``n_0 = n`` and
-``n_{k+1} = max(1, floor(n_k / eta))``, against ``n b_K`` without it.
+A promoted candidate continues its fit where the trainer holds its state
+(``TrialSpec.continue_budgets``; :class:`~moorec.train.FitState`), else it trains again from
+its initialisation with the same seed: the values are the same either way. With
+``budgets = [b_0, ..., b_K]`` and ``n`` candidates per generation, a generation costs
+``sum_k n_k b_k`` epochs with ``n_0 = n`` and ``n_{k+1} = max(1, floor(n_k / eta))`` (fewer
+where promoted fits continue), against ``n b_K`` without it.
 """
 
 from __future__ import annotations

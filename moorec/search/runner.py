@@ -387,6 +387,7 @@ def search(
     spec = TrialSpec(
         split, model, tuple(keys), fixed, seed, sweep=sweep, reuse=two_level,
         state_dir=str(store.path / "states") if two_level else None,
+        continue_budgets=fid is not None,
     )  # fmt: skip
     trials = TrialRunner(
         store,

@@ -1,10 +1,11 @@
 """Training: the generic jitted loop with early stopping, and batch sampling."""
 
-from moorec.train.loop import FitResult, TrainConfig, fit, optimizer, train_epoch
+from moorec.train.loop import FitResult, FitState, TrainConfig, fit, optimizer, train_epoch
 from moorec.train.sampling import PairData, epoch_order, is_known, sample_negatives
 
 __all__ = [
     "FitResult",
+    "FitState",
     "PairData",
     "TrainConfig",
     "epoch_order",

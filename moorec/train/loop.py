@@ -8,6 +8,7 @@ weights) as an array, so training a second candidate with other values does not 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -29,6 +30,7 @@ __all__ = [
     "CLOSED_FORM_FIELDS",
     "BestSoFar",
     "FitResult",
+    "FitState",
     "TrainConfig",
     "epoch_body",
     "fit",
@@ -351,6 +353,9 @@ class FitResult:
         first_epoch_seconds: wall time of epoch 1, which includes compilation.
         stopped_early: whether patience ran out before ``epochs``.
         config: the settings used.
+        state: where the fit stopped (:class:`FitState`), to continue it for more epochs
+            (``fit(..., resume=state)``); kept only when ``fit(..., keep_state=True)``.
+        continued_from: the epochs of the state this fit continued, or ``0``.
     """
 
     model: Recommender
@@ -361,6 +366,62 @@ class FitResult:
     first_epoch_seconds: float
     stopped_early: bool
     config: TrainConfig
+    state: FitState | None = None
+    continued_from: int = 0
+
+
+@dataclasses.dataclass
+class FitState:
+    """Where a :func:`fit` stopped: enough to continue it exactly for more epochs.
+
+    Continuing a fit of ``e`` epochs to ``E`` gives the parameters, history and best epoch of a
+    fit of ``E`` epochs from the start (the same epoch programs on the same inputs: the epoch
+    orders continue the seeded host generator, the device keys are ``fold_in(seed, epoch)``,
+    the optimiser state and early stopping carry on).
+
+    Attributes:
+        config: the settings of the fit (a continuation may change ``epochs`` only).
+        params, rest: the last epoch's parameters and other state.
+        opt_state: the optimiser state after the last epoch (a copy: epochs donate theirs).
+        host_rng_state: the host generator's ``bit_generator.state`` after the last epoch.
+        best: ``(params, rest)`` of the best validated epoch so far (the last without
+            validation).
+        best_so_far: the early-stopping record.
+        history: the history rows so far.
+        stopped_early: whether patience ran out (a continuation then trains nothing).
+        first_epoch_seconds: the first epoch's wall time.
+    """
+
+    config: TrainConfig
+    params: Any
+    rest: Any
+    opt_state: Any
+    host_rng_state: dict
+    best: tuple
+    best_so_far: BestSoFar
+    history: list[dict[str, float]]
+    stopped_early: bool
+    first_epoch_seconds: float
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained so far."""
+        return len(self.history)
+
+    def continues(self, config: TrainConfig) -> bool:
+        """Whether a fit with ``config`` is this one carried on for more epochs.
+
+        True when ``config`` differs at most in ``epochs`` (not fewer than trained), and the
+        validation schedule agrees: every epoch validated so far is one ``config`` validates
+        too (``eval_every`` divides the epochs trained, or patience ran out).
+        """
+        if dataclasses.replace(self.config, epochs=config.epochs) != config:
+            return False
+        if config.epochs < self.epochs:
+            return False
+        if self.stopped_early or config.patience == 0 or self.epochs == config.epochs:
+            return True
+        return self.epochs % config.eval_every == 0
 
 
 def epoch_body(
@@ -444,6 +505,8 @@ def fit(
     progress: bool = False,
     on_epoch: Callable[[dict[str, float]], Any] | None = None,
     tx: optax.GradientTransformation | None = None,
+    resume: FitState | None = None,
+    keep_state: bool = False,
 ) -> FitResult:
     """Train ``model`` on ``train`` and keep the parameters that validate best.
 
@@ -467,12 +530,19 @@ def fit(
             (e.g. one that freezes the base of a parameter-efficient model); its learning rate
             must be injected (``optax.inject_hyperparams``), and it is a static argument of the
             jitted epoch, so build it once and reuse it.
+        resume: continue this earlier fit (its :attr:`FitResult.state`) instead of starting
+            from ``model``'s parameters; ``config`` may differ from the state's in ``epochs``
+            only (:meth:`FitState.continues`). The result is that of a fit of
+            ``config.epochs`` from the start; the history holds every epoch and
+            ``train_seconds`` the time of this call.
+        keep_state: return the :class:`FitState` in :attr:`FitResult.state`.
 
     Returns:
         A :class:`FitResult`.
 
     Raises:
         TrainingError: if the loss becomes NaN or infinite.
+        ConfigError: for a ``resume`` state that ``config`` does not continue.
     """
     config = config or TrainConfig()
     if config.patience == 0:
@@ -497,24 +567,39 @@ def fit(
             "tx is used as it is: build it with these rates instead"
         )
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    opt_state = tx.init(params)
-    opt_state.hyperparams["learning_rate"] = jnp.asarray(config.lr, jnp.float32)
     hparams = config.loss_hparams(model)
     root = jax.random.key(config.seed)
     host_rng = config.host_rng()
-
-    best = (params, rest)
-    best_so_far = BestSoFar(maximize)
-    history: list[dict[str, float]] = []
-    first_epoch_seconds = 0.0
-    stopped_early = False
+    if resume is None:
+        opt_state = tx.init(params)
+        opt_state.hyperparams["learning_rate"] = jnp.asarray(config.lr, jnp.float32)
+        best = (params, rest)
+        best_so_far = BestSoFar(maximize)
+        history: list[dict[str, float]] = []
+        first_epoch_seconds = 0.0
+        stopped_early = False
+    else:
+        if not resume.continues(config):
+            raise ConfigError(
+                f"a fit of {resume.epochs} epochs with {resume.config} is not continued by "
+                f"{config}: only more epochs, under the same validation schedule"
+            )
+        params, rest = resume.params, resume.rest
+        opt_state = jax.tree.map(jnp.copy, resume.opt_state)  # epochs donate their input
+        host_rng.bit_generator.state = resume.host_rng_state
+        best = resume.best
+        best_so_far = dataclasses.replace(resume.best_so_far)
+        history = [dict(h) for h in resume.history]
+        first_epoch_seconds = resume.first_epoch_seconds
+        stopped_early = resume.stopped_early
+    start_epoch = len(history) + 1
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=config.epochs, desc=f"train {type(model).__name__}", unit="epoch")
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(start_epoch, 0 if stopped_early else config.epochs + 1):
             t0 = time.perf_counter()
             order, weight = epoch_order(sampler.n_rows(data), config.batch_size, host_rng)
             params, opt_state, losses = train_epoch(
@@ -560,6 +645,20 @@ def fit(
         best, best_epoch, best_valid = (params, rest), len(history), math.nan
     else:
         best_epoch, best_valid = best_so_far.epoch, best_so_far.value
+    state = None
+    if keep_state:
+        state = FitState(
+            config=config,
+            params=params,
+            rest=rest,
+            opt_state=jax.tree.map(jnp.copy, opt_state),
+            host_rng_state=copy.deepcopy(host_rng.bit_generator.state),
+            best=best,
+            best_so_far=dataclasses.replace(best_so_far),
+            history=[dict(h) for h in history],
+            stopped_early=stopped_early,
+            first_epoch_seconds=first_epoch_seconds,
+        )
     nnx.update(model, *best)
     return FitResult(
         model=model,
@@ -570,6 +669,8 @@ def fit(
         first_epoch_seconds=first_epoch_seconds,
         stopped_early=stopped_early,
         config=config,
+        state=state,
+        continued_from=0 if resume is None else resume.epochs,
     )
 
 

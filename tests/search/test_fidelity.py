@@ -142,3 +142,21 @@ def test_a_real_model_search_with_a_schedule(tmp_path):
     rungs = [(t["rung"], t["config"]["epochs"]) for t in run.trials()]
     assert rungs == [(0, 1)] * 4 + [(1, 2)] * 2
     assert all(m["config"]["epochs"] == 2 and m.get("test") for m in run.pareto_front())
+
+
+def test_promoted_candidates_continue_their_fit_and_score_as_if_trained_from_scratch(tmp_path):
+    from moorec.executors import TrialSpec
+
+    data = mr.datasets.synthetic_shop(n_users=60, n_items=40, n_interactions=800, seed=0)
+    split = mr.split.random_ratio(data, (0.8, 0.1, 0.1), seed=0)
+    fixed = {"patience": 0, "dim": 8}
+    run = mr.search.search(
+        split, Space(lr=mr.search.LogReal(1e-3, 1e-1)), OBJECTIVES, out=tmp_path / "c",
+        model="bpr", pop_size=4, generations=1, seed=0, fidelity={"epochs": [1, 3], "eta": 2},
+        fixed=fixed, progress=False, include_defaults=False,
+    )  # fmt: skip
+    promoted = [t for t in run.trials() if t["rung"] == 1]
+    assert len(promoted) == 2 and all(t.get("continued_from") == 1 for t in promoted)
+    scratch = TrialSpec(split, "bpr", ("ndcg@10", "ild@10"), fixed, 0).build()  # no states
+    for t in promoted:
+        assert scratch(t["config"])["valid"] == t["valid"]  # identical values
