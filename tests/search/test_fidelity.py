@@ -160,3 +160,22 @@ def test_promoted_candidates_continue_their_fit_and_score_as_if_trained_from_scr
     scratch = TrialSpec(split, "bpr", ("ndcg@10", "ild@10"), fixed, 0).build()  # no states
     for t in promoted:
         assert scratch(t["config"])["valid"] == t["valid"]  # identical values
+
+
+@pytest.mark.parametrize("executor", ["sequential", "vectorized"])
+def test_a_two_level_search_with_a_schedule_under_each_executor(tmp_path, executor):
+    """Re-ranking weights searched beside training settings; rungs go to the executor whole."""
+    data = mr.datasets.synthetic_shop(n_users=60, n_items=40, n_interactions=800, seed=0)
+    split = mr.split.random_ratio(data, (0.8, 0.1, 0.1), seed=0)
+    space = Space(lr=mr.search.LogReal(1e-3, 1e-1), rerank_weight=Real(0.0, 1.0))
+    run = mr.search.search(
+        split, space, OBJECTIVES, out=tmp_path / executor, model="bpr", pop_size=4,
+        generations=2, seed=0, fidelity={"epochs": [1, 2], "eta": 2}, executor=executor,
+        fixed={"patience": 0, "dim": 8, "rerank": "mmr"}, progress=False,
+    )  # fmt: skip
+    trials = run.trials()
+    assert {t["budget"] for t in trials} == {1, 2}
+    assert all(t["config"]["epochs"] == t["budget"] for t in trials)
+    front = run.pareto_front()
+    assert front and all(m["config"]["epochs"] == 2 and m.get("test") for m in front)
+    assert run.manifest["executor"]["name"] == executor
