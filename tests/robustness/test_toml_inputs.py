@@ -221,7 +221,8 @@ CASES = [
         "unknown-algorithm",
         _config(search=_search(algorithm='"nsga4"')),
         UnknownNameError,
-        r"unknown algorithm 'nsga4'; valid choices: moead, nsga2, nsga3, random, smsemoa",
+        r"unknown algorithm 'nsga4'; valid choices: moead, nsga2, nsga3, optuna-gp, optuna-nsga2, "
+        r"optuna-tpe, random, smsemoa",
         "nsga4",
     ),
     (
