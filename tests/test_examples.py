@@ -79,19 +79,7 @@ ARGS = {
 }
 
 
-# The slowest smoke runs, whose every part the library's own tests cover (executors, two-level
-# searches, MultVAE and GRU4Rec): run with `make test-all` (-m ''), kept out of the default run
-# to hold it near ten minutes on two cores.
-SLOW = {"population_executors.py", "two_level_search.py", "multvae_gru4rec.py"}
-
-
-@pytest.mark.parametrize(
-    "script",
-    [
-        pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
-        for name in sorted(p.name for p in EXAMPLES.glob("*.py"))
-    ],
-)
+@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_example_runs(script, tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg", "MOOREC_CACHE": str(tmp_path / "cache")}
     out = subprocess.run(
