@@ -224,19 +224,20 @@ class AutoExecutor(Executor):
         if self._pending:
             yield from self._timed(configs, part)
             return
-        if len(configs) == 1 and self.choice != "sequential":
-            if self._local._trainer is None:
-                self._local.start(self._local_factory)
-            self._used["sequential"] = self._used.get("sequential", 0) + 1
-            for i, rec in self._local.run(configs, part):
-                yield i, {**rec, "executor": "sequential"}
+        # auto stayed in this process, or a lone candidate that no executor makes faster
+        if self.inner is self._local or (len(configs) == 1 and self.choice != "sequential"):
+            yield from self._here(configs, part)
             return
         self._used[self.choice] = self._used.get(self.choice, 0) + len(configs)
-        if self.inner is self._local:  # auto stayed in this process
-            for i, rec in self._local.run(configs, part):
-                yield i, {**rec, "executor": "sequential"}
-            return
         yield from self.inner.run(configs, part)
+
+    def _here(self, configs, part):
+        """Run ``configs`` in this process, each record saying so."""
+        if self._local._trainer is None:
+            self._local.start(self._local_factory)
+        self._used["sequential"] = self._used.get("sequential", 0) + len(configs)
+        for i, rec in self._local.run(configs, part):
+            yield i, {**rec, "executor": "sequential"}
 
     def _timed(self, configs, part):
         """Run ``configs`` here, timing each; then decide whether processes would pay."""

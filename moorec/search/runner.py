@@ -188,11 +188,10 @@ def _check_fidelity(fidelity, space: Space, fixed: Mapping[str, Any], algorithm:
     if fidelity is None:
         return None
     fid = fidelity if isinstance(fidelity, Fidelity) else Fidelity.from_dict(fidelity)
-    taken = [n for n in (fid.setting,) if n in space.names or n in fixed]
-    if taken:
+    if fid.setting in space.names or fid.setting in fixed:
         raise ConfigError(
-            f"{taken[0]} is set by the fidelity schedule {fid.to_dict()}; do not also search or "
-            "fix it"
+            f"{fid.setting} is set by the fidelity schedule {fid.to_dict()}; do not also search "
+            "or fix it"
         )
     if algorithm in OPTUNA_ALGORITHMS:
         raise ConfigError(
