@@ -167,7 +167,7 @@ class BPRMF(Recommender):
         "div_temperature": 1.0,
         "dropout": 0.0,
     }
-    hparam_switches = ("pop_weight", "div_weight", "dropout")
+    hparam_switches = ("l2", "pop_weight", "div_weight", "dropout")
 
     def __init__(self, n_users: int, n_items: int, dim: int = 64, *, rngs: nnx.Rngs):
         self.n_users = int(n_users)
@@ -183,21 +183,27 @@ class BPRMF(Recommender):
 
     def loss(self, batch: Mapping[str, jax.Array], hparams: Mapping[str, jax.Array]) -> jax.Array:
         """BPR loss plus L2 on the rows of the batch (see class docstring)."""
-        eu = self.user_emb[...][batch["user"]]
-        ep = self.item_emb[...][batch["pos"]]
-        en = self.item_emb[...][batch["neg"]]
+        u, p, n = batch["user"], batch["pos"], batch["neg"]
+        b = u.shape[0]
+        eu = self.user_emb[...][u]
+        # One gather of the positive and negative rows (one scatter-add in the gradient).
+        e_items = self.item_emb[...][jnp.concatenate([p, n])]
+        ep, en = e_items[:b], e_items[b:]
         du, dp, dn = embedding_dropout((eu, ep, en), hparams, batch)
-        pos = jnp.sum(du * dp, axis=-1)
-        neg = jnp.sum(du * dn, axis=-1)
         w = batch["weight"]
-        reg = 0.5 * jnp.sum(eu**2 + ep**2 + en**2, axis=-1)
-        reg = jnp.sum(w * reg) / jnp.maximum(jnp.sum(w), 1.0)
-        loss = bpr_loss(pos, neg, w) + hparams["l2"] * reg
-        # A regulariser is in the program only if its weight is given (training leaves out a
-        # weight that is 0 for every candidate); its value is an array, so others do not
-        # recompile.
+        # x_uij = <p_u, q_i - q_j>: one reduction where the two scores are not needed apart.
+        x = jnp.sum(du * (dp - dn), axis=-1)
+        loss = bpr_loss(x, jnp.zeros_like(x), w)
+        # A term is in the program only if its weight is given (training leaves out a weight
+        # that is 0 for every candidate, see ``hparam_switches``); its value is an array, so
+        # other values do not recompile.
+        l2 = hparams.get("l2")
+        if l2 is not None:
+            reg = 0.5 * jnp.sum(eu**2 + ep**2 + en**2, axis=-1)
+            loss = loss + l2 * jnp.sum(w * reg) / jnp.maximum(jnp.sum(w), 1.0)
         pw = hparams.get("pop_weight")
         if pw is not None and "pos_pop" in batch:
+            pos = jnp.sum(du * dp, axis=-1)
             loss = loss + pw * popularity_correlation(pos, batch["pos_pop"], w) ** 2
         dw = hparams.get("div_weight")
         if dw is not None and "div_items" in batch:

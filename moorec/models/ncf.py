@@ -24,6 +24,7 @@ from flax import nnx
 
 from moorec.errors import ConfigError, check_positive_int
 from moorec.models.base import Recommender
+from moorec.models.sasrec import DropoutStream
 
 __all__ = ["NeuMF", "dropout", "weighted_bce"]
 
@@ -47,6 +48,11 @@ def weighted_bce(pos: jax.Array, neg: jax.Array, weight: jax.Array) -> jax.Array
 def dropout(x: jax.Array, rate: jax.Array, key: jax.Array) -> jax.Array:
     """Inverted dropout with the rate as an array (a new rate does not recompile).
 
+    The mask is that of :class:`~moorec.models.sasrec.DropoutStream` (a counter-based hash of
+    each element's index with seeds drawn from ``key``): on a CPU, drawing one threefry number
+    per element made the masks of NeuMF's two dense layers cost more than its matrix
+    products.
+
     Args:
         x: activations of any shape.
         rate: scalar float32 probability of zeroing an entry, in ``[0, 1)``.
@@ -56,9 +62,7 @@ def dropout(x: jax.Array, rate: jax.Array, key: jax.Array) -> jax.Array:
         ``x`` with entries zeroed with probability ``rate`` and the rest scaled by
         ``1 / (1 - rate)``, so the expectation is unchanged.
     """
-    keep = 1.0 - rate
-    mask = jax.random.bernoulli(key, keep, x.shape)
-    return jnp.where(mask, x / keep, 0.0)
+    return DropoutStream(rate, key)(x)
 
 
 def _torch_linear_init(fan_in: int):
@@ -123,6 +127,7 @@ class NeuMF(Recommender):
     sampler = "pairs"
     hparam_names = ("l2", "dropout")
     hparam_defaults: ClassVar[dict[str, float]] = {"l2": 0.0, "dropout": 0.1}
+    hparam_switches = ("l2",)
 
     def __init__(
         self,
@@ -251,17 +256,18 @@ class NeuMF(Recommender):
             jnp.concatenate([u, u]), jnp.concatenate([p, n]), hparams["dropout"], batch["rng"]
         )
         loss = weighted_bce(logit[:b], logit[b:], w)
-        rows = (
-            self.user_gmf[...][u],
-            self.user_mlp[...][u],
-            self.item_gmf[...][p],
-            self.item_mlp[...][p],
-            self.item_gmf[...][n],
-            self.item_mlp[...][n],
-        )
-        reg = 0.5 * sum(jnp.sum(r**2, axis=-1) for r in rows)
-        reg = jnp.sum(w * reg) / jnp.maximum(jnp.sum(w), 1.0)
-        loss = loss + hparams["l2"] * reg
+        l2 = hparams.get("l2")  # left out of the program when 0 (``hparam_switches``)
+        if l2 is not None:
+            rows = (
+                self.user_gmf[...][u],
+                self.user_mlp[...][u],
+                self.item_gmf[...][p],
+                self.item_mlp[...][p],
+                self.item_gmf[...][n],
+                self.item_mlp[...][n],
+            )
+            reg = 0.5 * sum(jnp.sum(r**2, axis=-1) for r in rows)
+            loss = loss + l2 * jnp.sum(w * reg) / jnp.maximum(jnp.sum(w), 1.0)
         # A rate outside [0, 1) cannot be rejected inside jit; a NaN loss makes fit() raise a
         # TrainingError that names the loss weights instead of training with a wrong mask.
         rate = hparams["dropout"]

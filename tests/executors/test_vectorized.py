@@ -47,7 +47,7 @@ FIXED = {"epochs": 6, "batch_size": 256}
 # Early stopping (patience 1 and 2), another embedding size, a NaN loss, a bad setting.
 CONFIGS = [
     {"lr": 3e-2, "dim": 16, "patience": 2},  # validated every epoch, better every epoch
-    {"lr": 0.3, "dim": 16, "patience": 1},  # best at epoch 2, stops at epoch 3
+    {"lr": 0.1, "dim": 16, "patience": 1},  # best at epoch 4, stops at epoch 5
     {"lr": 1e-2, "dim": 16, "patience": 0, "l2": 1e-4},
     {"lr": 1e-2, "dim": 8, "patience": 0, "epochs": 3},
     {"lr": 1e30, "dim": 8, "patience": 0},
@@ -146,7 +146,7 @@ def test_reference_covers_the_cases(reference, reference_fits, planted_split):
     assert "loss became nan" in reference[4]["reason"]
     assert "lr must be" in reference[5]["reason"]
     # early stopping happened: fewer epochs than allowed for the patience-1 candidate
-    assert (reference[1]["best_epoch"], reference[1]["epochs_run"]) == (2, 3)
+    assert (reference[1]["best_epoch"], reference[1]["epochs_run"]) == (4, 5)
     assert reference[0]["epochs_run"] == FIXED["epochs"]
     # every stopping decision is taken by a margin of more than two users' whole NDCG, so the
     # last-bit differences of another program cannot turn it

@@ -176,6 +176,7 @@ def test_same_seed_same_numbers(planted_split):
 
 
 def test_new_l2_dropout_lr_do_not_recompile(planted_split):
+    """New values of l2, dropout and lr reuse the program; l2 = 0 leaves its term out."""
     ev = Evaluator(planted_split, "valid", ["ndcg@10"])
 
     def run(lr, l2, rate):
@@ -184,11 +185,14 @@ def test_new_l2_dropout_lr_do_not_recompile(planted_split):
         )
         fit(_model(planted_split), planted_split.train, cfg, validate=ev.metric("ndcg@10"))
 
-    run(1e-3, 0.0, 0.1)
+    run(1e-3, 0.1, 0.1)
     train_before, rank_before = train_epoch._cache_size(), rank_chunk._cache_size()
     run(5e-2, 1e-3, 0.0)
     run(2e-4, 0.5, 0.5)
     assert train_epoch._cache_size() == train_before
+    assert rank_chunk._cache_size() == rank_before
+    run(1e-3, 0.0, 0.1)  # a switch (``hparam_switches``): without its term, another program
+    assert train_epoch._cache_size() == train_before + 1
     assert rank_chunk._cache_size() == rank_before
 
 

@@ -53,8 +53,8 @@ def test_new_hyperparameter_values_do_not_recompile(planted_split):
         model = create("bpr", planted_split.n_users, planted_split.n_items, seed=0, dim=8)
         fit(model, planted_split.train, TrainConfig(**base, **kw), validate=ev.metric("ndcg@10"))
 
-    run(lr=1e-3, l2=0.0, seed=0)
-    train_before, rank_before = train_epoch._cache_size(), ev.rank.__self__ and None
+    run(lr=1e-3, l2=0.1, seed=0)
+    train_before = train_epoch._cache_size()
     from moorec.objectives import rank_chunk
 
     rank_before = rank_chunk._cache_size()
