@@ -52,8 +52,9 @@ CHILD = r"""
 import json, sys, time
 import moorec as mr
 from moorec.search import Choice, LogReal, Real, Space
-root, method, seed, pop, gens, epochs, out = sys.argv[1:8]
+root, method, seed, pop, gens, epochs, out, objectives = sys.argv[1:9]
 seed, pop, gens, epochs = int(seed), int(pop), int(gens), int(epochs)
+objectives = objectives.split(",")
 data = mr.datasets.load("ml-100k", path=root + "/ml-100k")
 split = mr.split.random_ratio(data, (0.8, 0.1, 0.1), seed=0)
 variables = dict(lr=LogReal(1e-4, 3e-2), dim=Choice([16, 32, 64, 128]), div_weight=Real(0.0, 1.0))
@@ -68,11 +69,47 @@ if method == "two-level":
     variables["rerank_weight"] = Real(0.0, 1.0)
     kw["fixed"] = {**kw["fixed"], "rerank": "mmr"}
 t0 = time.perf_counter()
-run = mr.search.search(split, Space(**variables), ["ndcg@10", "ild@10"], out=out,
+run = mr.search.search(split, Space(**variables), objectives, out=out,
                        algorithm=algorithm, **kw)
 seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds}))
 """
+
+
+BASELINE_CHILD = r"""
+import json, sys, time
+import moorec as mr
+root, model, out, objectives = sys.argv[1:5]
+data = mr.datasets.load("ml-100k", path=root + "/ml-100k")
+split = mr.split.random_ratio(data, (0.8, 0.1, 0.1), seed=0)
+t0 = time.perf_counter()
+mr.search.baseline_front(split, out=out, model=model, rerank="mmr", weights=21,
+                         objectives=objectives.split(","), progress=False)
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+"""
+BASELINES = {"baseline-ease-mmr": "ease", "baseline-bpr-mmr": "bpr"}
+
+
+def _baseline(root, name, args) -> dict:
+    """A default model (EASE or BPR-MF) re-ranked by MMR over 21 weights, as a run folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        res = subprocess.run(
+            [sys.executable, "-c", BASELINE_CHILD, str(root), BASELINES[name], str(out),
+             ",".join(args.objectives)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if res.returncode != 0:
+            return {"method": name, "error": res.stderr[-2000:]}
+        import moorec as mr
+
+        run = mr.results.load(out)
+        return {
+            "method": name,
+            "seconds": json.loads(res.stdout.strip().splitlines()[-1])["seconds"],
+            "points": [t["valid"] for t in run.trials() if t["status"] == "ok"],
+            "front": [{"valid": m["valid"], "test": m.get("test")} for m in run.pareto_front()],
+        }
 
 
 def _run(root, method, seed, args) -> dict:
@@ -81,7 +118,7 @@ def _run(root, method, seed, args) -> dict:
         load = os.getloadavg()[0]
         res = subprocess.run(
             [sys.executable, "-c", CHILD, str(root), method, str(seed), str(args.pop_size),
-             str(args.generations), str(args.epochs), str(out)],
+             str(args.generations), str(args.epochs), str(out), ",".join(args.objectives)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if res.returncode != 0:
@@ -130,6 +167,12 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=27)
     p.add_argument("--out", default="benchmarks/results/search_efficiency.json")
     p.add_argument("--figure", default="docs/img/search_efficiency.png")
+    p.add_argument(
+        "--objectives", nargs="+", default=OBJECTIVES, help="e.g. ndcg@10 ild@10 latency_ms"
+    )
+    p.add_argument(
+        "--no-baselines", action="store_true", help="leave out the EASE / BPR-MF + MMR fronts"
+    )
     args = p.parse_args()
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
@@ -155,18 +198,30 @@ def main() -> None:
             else:
                 print(f"{method} seed {seed}: {r['seconds']:.1f} s", flush=True)
     ok = [r for r in runs if "error" not in r]
+    baselines = []
+    for name in [] if args.no_baselines else BASELINES:
+        b = _baseline(root, name, args)
+        if "error" in b:
+            print(f"{name}: failed\n{b['error']}", flush=True)
+        else:
+            baselines.append(b)
+            print(f"{name}: {b['seconds']:.1f} s", flush=True)
 
     from moorec.objectives import parse_all
     from moorec.search.indicators import bounds_from_values
 
-    objs = parse_all(OBJECTIVES)
+    objs = parse_all(args.objectives)
     every = [
         [t["valid"][o.key] for o in objs]
         for r in ok
         for t in r["trials"]
         if t["status"] == "ok" and t["full_budget"]
-    ]
+    ] + [[v[o.key] for o in objs] for b in baselines for v in b["points"]]
     bounds = bounds_from_values(objs, np.array(every, dtype=float), None)
+    for b in baselines:
+        b["hv_valid"] = _hv([[m["valid"][o.key] for o in objs] for m in b["front"]], objs, bounds)
+        tests = [[m["test"][o.key] for o in objs] for m in b["front"] if m.get("test")]
+        b["hv_test"] = _hv(tests, objs, bounds)
     for r in ok:
         curve = []
         for g in r["generations"]:
@@ -234,6 +289,11 @@ def main() -> None:
             f"[{min(row['hv_test']):.3f}-{max(row['hv_test']):.3f}] "
             f"{statistics.median(row['seconds']):>8.1f} {statistics.median(row['trainings']):>9}"
         )
+    for b in baselines:
+        print(
+            f"{b['method']:<18} {b['hv_valid']:>9.4f} {'':>9} {b['hv_test']:>8.4f} "
+            f"{'':>9} {b['seconds']:>8.1f} {1:>5}"
+        )
     if headline:
         print(f"\ntime to reach {headline['optuna_best']}'s final validation HV, over its time:")
         for method, h in headline.items():
@@ -243,13 +303,20 @@ def main() -> None:
     save(
         args.out,
         "search_efficiency",
-        {"args": vars(args), "bounds": bounds, "table": table, "headline": headline, "runs": runs},
+        {
+            "args": vars(args),
+            "bounds": bounds,
+            "table": table,
+            "headline": headline,
+            "baselines": baselines,
+            "runs": runs,
+        },
     )
-    _figure(ok, methods, args.figure)
+    _figure(ok, methods, args.figure, baselines)
     print(f"wrote {args.out} and {args.figure}")
 
 
-def _figure(runs, methods, path) -> None:
+def _figure(runs, methods, path, baselines=()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -273,6 +340,11 @@ def _figure(runs, methods, path) -> None:
         colour = style.PALETTE[i % len(style.PALETTE)]
         ax.plot(grid, np.median(ys, axis=0), label=method, color=colour)
         ax.fill_between(grid, ys.min(axis=0), ys.max(axis=0), alpha=0.15, color=colour)
+    for j, b in enumerate(baselines):
+        ax.axhline(
+            b["hv_valid"], color="0.3", lw=0.9, ls=("--", ":")[j % 2],
+            label=f"{b['method']} ({b['seconds']:.0f} s)",
+        )  # fmt: skip
     ax.set_xlabel("wall-clock seconds of the search")
     ax.set_ylabel("validation hypervolume")
     ax.legend(fontsize=7, ncol=2)

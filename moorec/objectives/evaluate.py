@@ -429,9 +429,8 @@ class Evaluator:
         )
         # One width for all chunks: every chunk runs the same compiled program.
         known_counts = k_ptr[users + 1] - k_ptr[users]
-        w_ex = pad_width(
-            max(int(known_counts[s : s + c].sum()) for s in range(0, max(n_pad, 1), c))
-        )
+        per_chunk = np.add.reduceat(known_counts, np.arange(0, n_pad, c)) if n_pad else [0]
+        w_ex = pad_width(int(np.max(per_chunk)))
         w_rel = pad_width(int(np.max(t_ptr[users + 1] - t_ptr[users], initial=0)))
         chunks = []
         for start in range(0, n_pad, c):

@@ -28,7 +28,7 @@
     initial = [{ lr = 3e-3, dim = 64 }]   # optional warm start (other variables: defaults)
     initial_from = "runs/last"   # optional: another run's front joins the first generation
     include_defaults = true      # the family's defaults open the first generation (default)
-    fidelity = { epochs = [3, 9, 27], eta = 3 }   # optional successive halving over epochs
+    fidelity = { epochs = [3, 9, 27], eta = 3 }   # optional successive halving (front = "all")
     objectives = ["ndcg@10", "ild@10", "latency_ms"]
     constraints = ["latency_ms <= 5"]
 

@@ -47,10 +47,12 @@ from moorec.errors import ConfigError
 from moorec.objectives.base import Objective
 from moorec.search.problem import Constraint, to_minimization
 
-__all__ = ["Fidelity", "MultiFidelity", "promote", "rung_sizes"]
+__all__ = ["FRONTS", "Fidelity", "MultiFidelity", "promote", "rung_sizes"]
 
 #: The budget settings a schedule can run over.
 SETTINGS = ("epochs",)
+#: Which trials the final front of a multi-fidelity search is formed from.
+FRONTS = ("full", "all")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,15 +64,19 @@ class Fidelity:
             the full budget.
         eta: the reduction factor (> 1): ``floor(n / eta)`` of a rung's ``n`` move on.
         setting: the training setting the budgets are values of (``epochs``).
+        front: the trials the final front is formed from: ``"full"`` (the default: full-budget
+            trials only) or ``"all"`` (every rung's trials, each at its own budget; the
+            hypervolume per generation still counts full-budget trials only).
 
     Raises:
         ConfigError: for fewer than two budgets, budgets that are not strictly increasing
-            positive integers, ``eta <= 1``, or an unknown setting.
+            positive integers, ``eta <= 1``, an unknown setting or front.
     """
 
     budgets: tuple[int, ...]
     eta: float = 3.0
     setting: str = "epochs"
+    front: str = "full"
 
     def __post_init__(self):
         if self.setting not in SETTINGS:
@@ -93,6 +99,10 @@ class Fidelity:
             or not (math.isfinite(e) and e > 1)
         ):
             raise ConfigError(f"fidelity eta must be a number > 1, got {e!r}")
+        if self.front not in FRONTS:
+            raise ConfigError(
+                f"fidelity front must be one of {', '.join(FRONTS)}, got {self.front!r}"
+            )
         object.__setattr__(self, "budgets", tuple(int(x) for x in b))
         object.__setattr__(self, "eta", float(e))
 
@@ -103,21 +113,26 @@ class Fidelity:
             raise ConfigError(
                 f"fidelity must be a table like {{epochs = [3, 9, 27]}}, got {spec!r}"
             )
-        unknown = sorted(set(spec) - {*SETTINGS, "eta"})
+        unknown = sorted(set(spec) - {*SETTINGS, "eta", "front"})
         if unknown:
             raise ConfigError(
-                f"fidelity takes {', '.join(SETTINGS)} and eta; got unknown keys {unknown}"
+                f"fidelity takes {', '.join(SETTINGS)}, eta and front; got unknown keys {unknown}"
             )
         settings = [s for s in SETTINGS if s in spec]
         if len(settings) != 1:
             raise ConfigError(
                 f"fidelity needs its budgets, e.g. {{epochs = [3, 9, 27]}}; got {dict(spec)}"
             )
-        return cls(tuple(spec[settings[0]]), spec.get("eta", 3.0), settings[0])
+        return cls(
+            tuple(spec[settings[0]]), spec.get("eta", 3.0), settings[0], spec.get("front", "full")
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able, inverse of :meth:`from_dict`."""
-        return {self.setting: list(self.budgets), "eta": self.eta}
+        """JSON-able, inverse of :meth:`from_dict` (``front`` only when not the default)."""
+        out: dict[str, Any] = {self.setting: list(self.budgets), "eta": self.eta}
+        if self.front != "full":
+            out["front"] = self.front
+        return out
 
     @property
     def full(self) -> int:

@@ -53,7 +53,9 @@ def final_front(
             the run folder (or ``"model_error"`` when its model could not be saved).
     """
     store = trials.store
-    ok, values, _, _ = archive(store, objs, cons)
+    fidelity = manifest.get("config", {}).get("fidelity") or {}
+    every_budget = fidelity.get("front", "full") == "all"  # else full-budget trials only
+    ok, values, _, _ = archive(store, objs, cons, every_budget=every_budget)
     front_idx = non_dominated(values, objs)
     members = [ok[i] for i in front_idx]
     trials.test(members, report)

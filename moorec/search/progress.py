@@ -31,11 +31,17 @@ __all__ = [
 ]
 
 
-def archive(store: RunStore, objs: Sequence[Objective], cons: Sequence[Constraint]):
+def archive(
+    store: RunStore,
+    objs: Sequence[Objective],
+    cons: Sequence[Constraint],
+    *,
+    every_budget: bool = False,
+):
     """Feasible ok trials, their natural objective values ``[n, m]``, failures, total.
 
     Trials of a multi-fidelity search's lower rungs (``"full_budget": false``) are not in the
-    archive; they count in the total.
+    archive unless ``every_budget``; they count in the total.
 
     Returns:
         ``(ok, values, n_failed, n_total)``: the trials, ``[n, m]`` float64 values in the
@@ -46,7 +52,7 @@ def archive(store: RunStore, objs: Sequence[Objective], cons: Sequence[Constrain
         t
         for t in trials
         if t["status"] == "ok"
-        and t.get("full_budget", True)  # a multi-fidelity search's lower rungs are left out
+        and (every_budget or t.get("full_budget", True))
         and all(c.g(t["valid"][c.key]) <= 0 for c in cons)
     ]
     values = np.array([[t["valid"][o.key] for o in objs] for t in ok], dtype=np.float64)

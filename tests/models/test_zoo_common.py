@@ -128,7 +128,7 @@ def test_switched_off_terms_leave_the_compiled_loss():
     cfg = TrainConfig(l2=1e-4, loss_weights={"div_weight": 0.5})
     model = BPRMF(4, 5, 2, rngs=nnx.Rngs(0))
     assert set(cfg.loss_hparams(model)) == {"l2", "div_weight", "div_temperature"}
-    assert set(TrainConfig().loss_hparams(model)) == {"l2", "div_temperature"}
+    assert set(TrainConfig().loss_hparams(model)) == {"div_temperature"}  # l2 = 0: a switch
     rows = [{"dropout": 0.0, "l2": 0.0}, {"dropout": 0.1, "l2": 0.0}]
     assert kept_hparams(("l2", "dropout"), ("dropout",), rows) == ("l2", "dropout")
     assert kept_hparams(("l2", "dropout"), ("dropout",), rows[:1]) == ("l2",)

@@ -1,5 +1,6 @@
 """Full-ranking evaluation against a brute-force NumPy reference."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -142,3 +143,32 @@ def test_csr_by_user_groups_items(planted):
         assert sorted(indices[indptr[u] : indptr[u + 1]].tolist()) == sorted(
             planted.items[planted.users == u].tolist()
         )
+
+
+def test_flat_exclusions_against_a_loop():
+    from moorec.objectives.evaluate import flat_exclusions
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = 12, 9
+    known = rng.random((n_users, n_items)) < 0.3
+    known[4] = False  # a user with no known item
+    indptr = np.concatenate([[0], np.cumsum(known.sum(axis=1))])
+    indices = np.concatenate([np.flatnonzero(row) for row in known]).astype(np.int32)
+    users = np.array([3, 4, 0, 3, 11], dtype=np.int32)  # a repeated user: padding of a chunk
+    width = 64
+    got = flat_exclusions(indptr, indices, users, n_items, width)
+    expected = [r * n_items + i for r, u in enumerate(users) for i in np.flatnonzero(known[u])]
+    assert got.dtype == np.int32 and got.shape == (width,)
+    np.testing.assert_array_equal(got[: len(expected)], expected)
+    assert (got[len(expected) :] == len(users) * n_items).all()  # out of range: dropped
+    # the scatter of the flat positions masks exactly the known items of each row
+    from moorec.objectives.evaluate import _masked_scores
+
+    class Ones:
+        def score(self, u):
+            return jnp.ones((u.shape[0], n_items))
+
+    masked = np.asarray(_masked_scores(Ones(), jnp.asarray(users), jnp.asarray(got), None, None))
+    np.testing.assert_array_equal(np.isinf(masked), known[users])
+    with pytest.raises(ConfigError, match=r"2\*\*31 scores or more; give a smaller chunk_users"):
+        flat_exclusions(indptr, indices, np.zeros(2**31 // n_items + 1, np.int32), n_items, 8)

@@ -102,14 +102,33 @@ def test_a_multi_fidelity_search_resumed_after_an_interruption_replays_to_the_sa
     assert len(trainer.calls) == len(full.trials()) - 17 + len(full.pareto_front())
 
 
+def test_the_front_from_every_budget_on_request(tmp_path):
+    full = _search(tmp_path / "full", Budgeted())
+    every = _search(tmp_path / "all", Budgeted(), fidelity={**SCHEDULE, "front": "all"})
+    # the same trials (the option changes which of them form the front, nothing else)
+    assert [t["key"] for t in every.trials()] == [t["key"] for t in full.trials()]
+    assert every.hypervolume_history() == full.hypervolume_history()
+    assert every.manifest["config"]["fidelity"] == {"epochs": [1, 3, 9], "eta": 3.0, "front": "all"}
+    # by hand: the non-dominated ok trials of every rung (ndcg grows with epochs, so a lower
+    # rung's trial is on the front only where no full-budget trial dominates it)
+    trials = [t for t in every.trials() if t["status"] == "ok"]
+    vals = np.array([[t["valid"]["ndcg@10"], t["valid"]["ild@10"]] for t in trials])
+    dominated = [any((w >= v).all() and (w > v).any() for w in vals) for v in vals]
+    expected = {t["trial"] for t, d in zip(trials, dominated, strict=True) if not d}
+    assert {m["trial"] for m in every.pareto_front()} == expected
+    assert any(m["config"]["epochs"] < 9 for m in every.pareto_front())
+    assert all(m["config"]["epochs"] == 9 for m in full.pareto_front())
+
+
 @pytest.mark.parametrize(
     "kw, match",
     [
+        ({"fidelity": {"epochs": [1, 3], "front": "best"}}, "front must be one of full, all"),
         ({"fidelity": {"epochs": [3]}}, "at least 2 epochs"),
         ({"fidelity": {"epochs": [3, 3, 9]}}, "must increase strictly"),
         ({"fidelity": {"epochs": [0, 3]}}, "positive integers"),
         ({"fidelity": {"epochs": [1, 3], "eta": 1}}, "eta must be a number > 1"),
-        ({"fidelity": {"epochs": [1, 3], "rounds": 2}}, r"unknown keys \['rounds'\]"),
+        ({"fidelity": {"epochs": [1, 3], "rounds": 2}}, r"eta and front; got unknown keys"),
         ({"fidelity": {"eta": 3}}, "needs its budgets"),
         ({"fidelity": "epochs"}, "must be a table"),
         ({"fixed": {"epochs": 5}}, "epochs is set by the fidelity schedule"),

@@ -173,15 +173,15 @@ def test_sequence_negatives_avoid_every_training_item_of_the_user(dense, monkeyp
     known = np.zeros((30, 40), bool)
     known[train.users, train.items] = True
 
+    prepare = jax.jit(SequenceNegativeSampler.prepare, static_argnums=3)
+
     def hit_rate(rounds):
         # 20 keys x 160 draws: 3,200 draws, so the bounds below are many standard deviations
         # from the expected rates (0.24%: about 8 hits, bound 32; 30%: std 0.8%)
         hits = [
             known[
                 np.broadcast_to(users[..., None], neg.shape),
-                np.asarray(
-                    SequenceNegativeSampler.prepare(data, order, jax.random.key(k), rounds)
-                ),
+                np.asarray(prepare(data, order, jax.random.key(k), rounds)),
             ]
             for k in range(20)
         ]
