@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -79,6 +80,27 @@ class Recommender(nnx.Module):
             ``[B, n_items]`` float32 scores, higher is better.
         """
         raise NotImplementedError
+
+    def score_in_order(
+        self, users: jax.Array, order: jax.Array, history: jax.Array | None = None
+    ) -> jax.Array:
+        """:meth:`score` with the item columns in ``order``: ``score(users, history)[:, order]``.
+
+        Ranking under a seeded tie order (``moorec.objectives.latency.tie_order``) reads the
+        scores in that order. A model whose items enter the score through one table overrides
+        this to permute the table's rows (``[n_items, d]``) rather than the ``[B, n_items]``
+        scores.
+
+        Args:
+            users: ``[B]`` int32 user indices.
+            order: ``[n_items]`` int32 permutation of the items.
+            history: as in :meth:`score`.
+
+        Returns:
+            ``[B, n_items]`` float32, column ``j`` the score of item ``order[j]``.
+        """
+        scores = self.score(users) if history is None else self.score(users, history)
+        return jnp.take(scores, order, axis=1)
 
     def loss(self, batch: Mapping[str, jax.Array], hparams: Mapping[str, jax.Array]) -> jax.Array:
         """Training loss on one batch.

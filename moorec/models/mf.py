@@ -181,6 +181,12 @@ class BPRMF(Recommender):
         """``[B]`` user indices -> ``[B, n_items]`` inner-product scores (history unused)."""
         return self.user_emb[...][users] @ self.item_emb[...].T
 
+    def score_in_order(
+        self, users: jax.Array, order: jax.Array, history: jax.Array | None = None
+    ) -> jax.Array:
+        """``score(users)[:, order]`` with the item table's rows permuted, not the scores."""
+        return self.user_emb[...][users] @ self.item_emb[...][order].T
+
     def loss(self, batch: Mapping[str, jax.Array], hparams: Mapping[str, jax.Array]) -> jax.Array:
         """BPR loss plus L2 on the rows of the batch (see class docstring)."""
         u, p, n = batch["user"], batch["pos"], batch["neg"]

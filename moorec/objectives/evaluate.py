@@ -40,7 +40,7 @@ from moorec.errors import (
 )
 from moorec.models.base import Recommender, count_params
 from moorec.objectives.base import Latency, Objective, RankingContext, _PerUser, parse_all
-from moorec.objectives.latency import measure_latency, tie_order, top_k
+from moorec.objectives.latency import measure_latency, tie_order
 from moorec.rerank.stage import Reranker, RerankInputs, as_reranker, check_weights
 
 __all__ = [
@@ -98,8 +98,21 @@ def flat_exclusions(
     return out
 
 
-def _masked_scores(model, users, exclude, history, allowed):
-    scores = model.score(users) if history is None else model.score(users, history)
+def _masked_scores(model, users, exclude, history, allowed, order=None):
+    """``[C, n_items]`` scores with known and disallowed items at ``-inf``.
+
+    With a tie ``order`` the columns are in that order (``Recommender.score_in_order``: a model
+    may permute an item table instead of the scores), and so are the masks.
+    """
+    if order is None:
+        scores = model.score(users) if history is None else model.score(users, history)
+    else:
+        scores = model.score_in_order(users, order, history)
+        n = scores.shape[1]
+        column = jnp.zeros(n, jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
+        row, item = exclude // n, exclude % n  # padding (C * n) stays out of range
+        exclude = row * n + column[item]
+        allowed = None if allowed is None else allowed[order]
     shape = scores.shape
     scores = scores.reshape(-1).at[exclude].set(-jnp.inf, mode="drop").reshape(shape)
     if allowed is not None:
@@ -107,9 +120,16 @@ def _masked_scores(model, users, exclude, history, allowed):
     return scores
 
 
+def _ordered_top_k(scores, k, order):
+    """``lax.top_k`` of scores whose columns are in ``order`` (or item order for ``None``)."""
+    values, j = jax.lax.top_k(scores, k)
+    items = j if order is None else order[j]
+    return values, items.astype(jnp.int32)
+
+
 def _rank(model, users, exclude, relevant, history, allowed, order, k):
-    scores = _masked_scores(model, users, exclude, history, allowed)
-    _, topk = top_k(scores, k, order)
+    scores = _masked_scores(model, users, exclude, history, allowed, order)
+    _, topk = _ordered_top_k(scores, k, order)
     hits = jnp.any(topk[:, :, None] == relevant[:, None, :], axis=-1)
     return topk, hits
 
@@ -191,8 +211,8 @@ def rank_chunk_population(
 
 
 def _candidates(model, users, exclude, history, allowed, order, n):
-    scores = _masked_scores(model, users, exclude, history, allowed)
-    values, items = top_k(scores, n, order)
+    scores = _masked_scores(model, users, exclude, history, allowed, order)
+    values, items = _ordered_top_k(scores, n, order)
     return items, values
 
 
