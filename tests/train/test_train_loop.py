@@ -208,3 +208,23 @@ def test_patience_zero_trains_every_epoch_and_keeps_the_last(planted_split):
     )
     assert not calls and len(result.history) == 4 and result.best_epoch == 4
     assert not result.stopped_early and math.isnan(result.best_valid)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 40, 1682, 1_000_007, 2**31 - 1])
+def test_uniform_below_is_the_exact_multiply_high(n):
+    """floor(bits * n / 2**32), computed in uint32, against NumPy's uint64 product."""
+    from moorec.train.sampling import uniform_below
+
+    bits = np.random.default_rng(n).integers(0, 2**32, size=20_000, dtype=np.uint64)
+    bits[:4] = [0, 1, 2**31, 2**32 - 1]  # the ends and the middle
+    got = np.asarray(uniform_below(jnp.asarray(bits.astype(np.uint32)), n))
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, (bits * np.uint64(n)) >> np.uint64(32))
+    assert got.min() >= 0 and got.max() < n
+
+
+def test_uniform_below_refuses_a_bound_out_of_range():
+    from moorec.train.sampling import uniform_below
+
+    with pytest.raises(ValueError, match=r"n must lie in \[1, 2\*\*31\), got 0"):
+        uniform_below(jnp.zeros(3, jnp.uint32), 0)
