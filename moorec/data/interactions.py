@@ -19,6 +19,7 @@ __all__ = [
     "ItemFeatures",
     "align_item_features",
     "csr_by_user",
+    "csr_entries",
     "pad_width",
     "padded_rows",
 ]
@@ -376,6 +377,29 @@ def align_item_features(
     return ItemFeatures(cats, features.category_names, titles, price, year)
 
 
+def csr_entries(
+    indptr: np.ndarray, indices: np.ndarray, users: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every entry of the CSR rows ``users``, in row order.
+
+    Args:
+        indptr: ``[n_users + 1]`` offsets (from :func:`csr_by_user`).
+        indices: ``[nnz]`` item indices.
+        users: ``[B]`` rows to take (repeats allowed).
+
+    Returns:
+        ``(rows, offsets, items)``, each ``[E]`` for the ``E`` entries of those rows: the
+        position of the row in ``users`` (int64), the entry's place within its row (int64),
+        and its item.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    counts = (indptr[users + 1] - indptr[users]).astype(np.int64)
+    total = int(counts.sum())
+    rows = np.repeat(np.arange(len(users), dtype=np.int64), counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return rows, offsets, indices[np.repeat(indptr[users], counts) + offsets]
+
+
 def padded_rows(
     indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, fill: int, width: int | None = None
 ) -> np.ndarray:
@@ -393,14 +417,12 @@ def padded_rows(
         ``[B, width]`` int32.
     """
     users = np.asarray(users, dtype=np.int64)
-    counts = (indptr[users + 1] - indptr[users]).astype(np.int64)
     if width is None:
+        counts = indptr[users + 1] - indptr[users]
         width = pad_width(int(counts.max()) if len(users) else 0)
     out = np.full((len(users), width), fill, dtype=np.int32)
-    total = int(counts.sum())
-    rows = np.repeat(np.arange(len(users)), counts)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    out[rows, offsets] = indices[np.repeat(indptr[users], counts) + offsets]
+    rows, offsets, items = csr_entries(indptr, indices, users)
+    out[rows, offsets] = items
     return out
 
 

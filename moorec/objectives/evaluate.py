@@ -27,6 +27,7 @@ from flax import nnx
 from moorec.data.interactions import (
     Interactions,
     csr_by_user,
+    csr_entries,
     history_matrix,
     pad_width,
     padded_rows,
@@ -88,13 +89,9 @@ def flat_exclusions(
             f"a chunk of {c} users x {n_items} items has 2**31 scores or more; give a smaller "
             "chunk_users or memory_mb"
         )
-    users = np.asarray(users, dtype=np.int64)
-    counts = indptr[users + 1] - indptr[users]
-    total = int(counts.sum())
-    rows = np.repeat(np.arange(c, dtype=np.int64), counts)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows, _, items = csr_entries(indptr, indices, users)
     out = np.full(width, c * n_items, dtype=np.int32)
-    out[:total] = rows * n_items + indices[np.repeat(indptr[users], counts) + offsets]
+    out[: len(rows)] = rows * n_items + items
     return out
 
 
