@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from moorec import interrupt
 from moorec.errors import ConfigError, MoorecError
 
 __all__ = ["main"]
@@ -742,8 +743,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        _before_work(args)
-        return args.func(args)
+        with interrupt.catch():
+            _before_work(args)
+            return args.func(args)
     except MoorecError as err:
         print(f"moorec: error: {err}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from moorec import interrupt
 from moorec.errors import ConfigError, TrainingError, UnknownNameError, check_positive_int
 from moorec.models.base import Recommender
 from moorec.train.sampling import SAMPLERS, PairSampler, epoch_order
@@ -635,6 +636,7 @@ def fit(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k in ("loss", "valid")})
+            interrupt.check()  # a Ctrl-C swallowed by a callback during the epoch
             if validate is not None and best_so_far.exhausted(config.patience):
                 stopped_early = True
                 break

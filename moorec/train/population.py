@@ -47,6 +47,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from moorec import interrupt
 from moorec.errors import ConfigError
 from moorec.models.base import Recommender
 from moorec.train.loop import BestSoFar, TrainConfig, epoch_body, kept_hparams, optimizer
@@ -692,6 +693,7 @@ def fit_population(
     orders = _EpochOrders(pop.configs, pop.sampler.n_rows(pop.data), place)
     losses = _LossReads()
     for epoch in range(1, max(c.epochs for c in configs) + 1):
+        interrupt.check()  # a Ctrl-C swallowed by a callback during the last epoch
         if not stopping.active.any():
             break
         order, weight, keys = orders(epoch)
