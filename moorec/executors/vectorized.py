@@ -203,8 +203,7 @@ class VectorizedExecutor(Executor):
         t0 = time.perf_counter()
         materialize = self._needs_models()
         if materialize:  # each candidate's own model, timed and counted alone
-            graphdef, state = nnx.split(base)
-            models = [base] + [nnx.merge(graphdef, state) for _ in members[1:]]
+            models = [base] + [nnx.clone(base) for _ in members[1:]]  # own variables each
         else:  # all start from the base model's state; the stacked parameters are the result
             models = [base] * len(members)
         try:

@@ -10,6 +10,8 @@ values must be exactly those of its own stored model scored by the sequential tr
 from __future__ import annotations
 
 import pytest
+from _agreement import param_difference, train_tolerance
+from flax import nnx
 
 import moorec as mr
 from moorec.data.synthetic import synthetic_shop
@@ -89,3 +91,46 @@ def test_vectorized_store_has_the_same_structure_and_its_models_values(split, se
     assert len({training_key(t["config"]) for t in run.trials()}) == sum(
         1 for t in run.trials() if t["trained"]
     )
+
+
+def test_vectorized_keeps_each_candidates_own_model(split, tmp_path):
+    """Each stored model is its own candidate's: within float32 rounding of the sequential one.
+
+    Candidates of one bucket (one dim) that differ in lr must not share parameters: shared
+    variables would give them all the model of the last candidate written back.
+    """
+    space = Space(lr=Real(0.005, 0.1))
+    fixed = {**FIXED, "dim": 8, "rerank": "mmr"}
+    runs = {
+        name: mr.search.search(
+            split,
+            space,
+            KEYS,
+            out=tmp_path / name,
+            pop_size=3,
+            generations=1,
+            fixed=fixed,
+            sweep={"rerank_weight": 2},
+            progress=False,
+            executor=name,
+        )
+        for name in ("sequential", "vectorized")
+    }
+    load = {
+        name: TrialSpec(
+            split, "bpr", tuple(KEYS), fixed, 0, reuse=True, state_dir=str(run.path / "states")
+        ).build()
+        for name, run in runs.items()
+    }
+    trained = [t for t in runs["sequential"].trials() if t["trained"]]
+    assert len({t["config"]["lr"] for t in trained}) == 3  # one bucket, three candidates
+    n_batches = -(-len(split.train) // 2048)
+    models = []
+    for t in trained:
+        got, _, _ = load["vectorized"].trained(t["config"])
+        want, _, _ = load["sequential"].trained(t["config"])
+        dp, scale = param_difference(nnx.state(want, nnx.Param), nnx.state(got, nnx.Param))
+        assert dp <= train_tolerance(t["epochs_run"] * n_batches, scale), (t["config"], dp)
+        models.append(nnx.state(got, nnx.Param))
+    apart, _ = param_difference(models[0], models[1])
+    assert apart > 1e3 * train_tolerance(FIXED["epochs"] * n_batches, 1.0)  # truly different
