@@ -9,6 +9,9 @@ moorec's own trial runner (sequential executor), so the methods differ in the se
     nsga2-sh               NSGA-II with successive halving over epochs (E/9, E/3, E; eta 3)
     two-level              NSGA-II over the same space plus an MMR re-ranking weight, candidates
                            sharing a trained model
+    two-level-sweep        NSGA-II over the same space; every trained model is also re-ranked by
+                           MMR at ``--sweep`` evenly spaced weights from 0 to 1 (each a trial,
+                           no training: the same budget of trainings)
     optuna-tpe, optuna-nsga2, optuna-gp
                            Optuna's samplers (ask and tell; TPE and GP one trial at a time, as
                            Optuna users run them); optuna-gp needs PyTorch and is left out
@@ -25,8 +28,8 @@ validation hypervolume, as a fraction of the sampler's own wall-clock (median ov
 ``inf`` where a method never reaches it).
 
     MOOREC_DATA=../shared/datasets python benchmarks/search_efficiency.py
-        [--methods nsga2 random nsga2-sh two-level optuna-tpe optuna-nsga2]
-        [--seeds 0 1 2] [--pop-size 8] [--generations 5] [--epochs 27]
+        [--methods nsga2 random nsga2-sh two-level two-level-sweep optuna-tpe optuna-nsga2]
+        [--seeds 0 1 2] [--pop-size 8] [--generations 5] [--epochs 27] [--sweep 6]
         [--out benchmarks/results/search_efficiency.json] [--figure docs/img/search_efficiency.png]
 """
 
@@ -45,15 +48,24 @@ from pathlib import Path
 import numpy as np
 from _common import data_root, save
 
-METHODS = ["nsga2", "random", "nsga2-sh", "two-level", "optuna-tpe", "optuna-nsga2", "optuna-gp"]
+METHODS = [
+    "nsga2",
+    "random",
+    "nsga2-sh",
+    "two-level",
+    "two-level-sweep",
+    "optuna-tpe",
+    "optuna-nsga2",
+    "optuna-gp",
+]
 OBJECTIVES = ["ndcg@10", "ild@10"]
 
 CHILD = r"""
 import json, sys, time
 import moorec as mr
 from moorec.search import Choice, LogReal, Real, Space
-root, method, seed, pop, gens, epochs, out, objectives = sys.argv[1:9]
-seed, pop, gens, epochs = int(seed), int(pop), int(gens), int(epochs)
+root, method, seed, pop, gens, epochs, out, objectives, SWEEP = sys.argv[1:10]
+seed, pop, gens, epochs, SWEEP = int(seed), int(pop), int(gens), int(epochs), int(SWEEP)
 objectives = objectives.split(",")
 data = mr.datasets.load("ml-100k", path=root + "/ml-100k")
 split = mr.split.random_ratio(data, (0.8, 0.1, 0.1), seed=0)
@@ -68,6 +80,9 @@ if method == "nsga2-sh":
 if method == "two-level":
     variables["rerank_weight"] = Real(0.0, 1.0)
     kw["fixed"] = {**kw["fixed"], "rerank": "mmr"}
+if method == "two-level-sweep":
+    kw["fixed"] = {**kw["fixed"], "rerank": "mmr"}
+    kw["sweep"] = {"rerank_weight": SWEEP}
 t0 = time.perf_counter()
 run = mr.search.search(split, Space(**variables), objectives, out=out,
                        algorithm=algorithm, **kw)
@@ -118,7 +133,8 @@ def _run(root, method, seed, args) -> dict:
         load = os.getloadavg()[0]
         res = subprocess.run(
             [sys.executable, "-c", CHILD, str(root), method, str(seed), str(args.pop_size),
-             str(args.generations), str(args.epochs), str(out), ",".join(args.objectives)],
+             str(args.generations), str(args.epochs), str(out), ",".join(args.objectives),
+             str(args.sweep)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if res.returncode != 0:
@@ -165,6 +181,9 @@ def main() -> None:
     p.add_argument("--pop-size", type=int, default=8)
     p.add_argument("--generations", type=int, default=5)
     p.add_argument("--epochs", type=int, default=27)
+    p.add_argument(
+        "--sweep", type=int, default=6, help="re-ranking weights per model of two-level-sweep"
+    )
     p.add_argument("--out", default="benchmarks/results/search_efficiency.json")
     p.add_argument("--figure", default="docs/img/search_efficiency.png")
     p.add_argument(
