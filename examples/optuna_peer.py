@@ -41,14 +41,7 @@ def main() -> None:
     p.add_argument("--synthetic", action="store_true", help="use a small synthetic shop")
     args = p.parse_args()
 
-    if args.synthetic:
-        data = mr.datasets.synthetic_shop(n_users=300, n_items=200, n_interactions=6000, seed=0)
-    else:
-        try:
-            data = mr.datasets.load("ml-100k", download=False)
-        except mr.MoorecError as err:
-            print(f"ml-100k not available ({err}); using the synthetic shop")
-            data = mr.datasets.synthetic_shop(seed=0)
+    data = mr.datasets.load_or_synthetic("ml-100k", synthetic=args.synthetic)
     split = mr.split.random_ratio(data, (0.8, 0.1, 0.1), seed=0)
     space = Space(lr=LogReal(1e-4, 3e-2), dim=Choice([16, 32, 64]), div_weight=Real(0.0, 1.0))
     runs, seconds = {}, {}

@@ -16,14 +16,7 @@ def main() -> None:
     p.add_argument("--synthetic", action="store_true", help="use the synthetic shop")
     args = p.parse_args()
 
-    if args.synthetic:
-        data = mr.datasets.synthetic_shop(seed=0)
-    else:
-        try:
-            data = mr.datasets.load("ml-100k", download=False)
-        except mr.MoorecError as err:
-            print(f"ml-100k not available ({err}); using the synthetic shop")
-            data = mr.datasets.synthetic_shop(seed=0)
+    data = mr.datasets.load_or_synthetic("ml-100k", synthetic=args.synthetic, shop={})
     print(data.summary())
     split = mr.split.random_ratio(data, (0.8, 0.1, 0.1), seed=0)
     result = mr.fit(split, "bpr", dim=64, epochs=args.epochs, seed=0)

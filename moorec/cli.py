@@ -201,6 +201,10 @@ def _before_work(args: argparse.Namespace) -> None:
     """Checks of the command line that need no data, run before any command starts work."""
     if args.command in ("train", "demo", "search", "report"):
         _check_out(args.out)
+    if args.command == "bench" and getattr(args, "out", None):
+        _check_out(args.out)
+    if args.command == "search" and args.seeds is not None and args.baseline:
+        raise ConfigError("--seeds runs a study of searches; a --baseline has no search seed")
     if args.command in ("train", "demo"):
         if args.save and not args.out:
             raise ConfigError("--save keeps the trained model in the --out folder: give --out DIR")
@@ -268,6 +272,13 @@ def cmd_search(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )  # fmt: skip
         print(f"\nbaseline stored in {run.path}")
+        return 0
+    if args.seeds is not None:
+        from moorec.search.config import run_study_config
+
+        study = run_study_config(cfg, args.out, args.seeds, progress=not args.quiet,
+                                 executor=args.executor)  # fmt: skip
+        print(f"\nstudy of {len(study.seeds)} runs stored in {study.path}")
         return 0
     run = run_config(cfg, args.out, progress=not args.quiet, executor=args.executor)
     print(f"\nrun stored in {run.path}")
@@ -341,6 +352,32 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     width = max(len(str(u)) for u in users)
     for u, row in zip(users, items, strict=True):
         print(f"user {u!s:<{width}}  " + " ".join(str(i) for i in row.tolist()))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import moorec.bench as bench
+
+    if args.bench_command == "list":
+        for name in bench.list_problems():
+            d = bench.describe(name)
+            print(f"{name} (version {d['version']}): {d['description']}")
+        return 0
+    if args.bench_command == "run":
+        meta = bench.run(args.problem, algorithms=args.algorithms, seeds=args.seeds, out=args.out,
+                         executor=args.executor, progress=not args.quiet)  # fmt: skip
+        print(f"\nbench of {meta['problem']} ({', '.join(meta['algorithms'])}; seeds "
+              f"{meta['seeds']}) stored in {args.out}")  # fmt: skip
+        return 0
+    result = bench.report(args.bench_dir, args.out)
+    out = args.out or f"{args.bench_dir}/report"
+    print(f"{out}/report.md")
+    print("\n".join(line for line in (Path(out) / "report.md").read_text().splitlines()
+                    if line.startswith("|")))  # fmt: skip
+    for paths in result["figures"].values():
+        print("\n".join(paths))
     return 0
 
 
@@ -631,6 +668,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no per-generation progress")
     p.add_argument(
+        "--seeds",
+        default=None,
+        metavar="SEEDS",
+        help="a study: one run per search seed (e.g. 0-4 or 0,2,7; replaces search.seed), "
+        "each in --out/seed_<s>/; rerunning resumes run by run",
+    )
+    p.add_argument(
         "--executor",
         choices=EXECUTOR_NAMES,
         help="how each generation is trained (overrides search.executor; default sequential): "
@@ -729,6 +773,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--usetex", action="store_true", help="render text with LaTeX")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser(
+        "bench", help="named benchmark problems: list them, run them as studies, report on them"
+    )
+    bench_sub = p.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
+    b = bench_sub.add_parser("list", help="the shipped problems, with their versions")
+    b = bench_sub.add_parser("run", help="run a problem for several algorithms and seeds")
+    b.add_argument("problem", help="a problem name (see `moorec bench list`)")
+    b.add_argument("--algorithms", nargs="+", default=["nsga2", "random"], metavar="ALG",
+                   help="search algorithms (default: nsga2 random)")  # fmt: skip
+    b.add_argument("--seeds", default="0-4", help="search seeds, e.g. 0-4 (default) or 0,2,7")
+    b.add_argument("--out", required=True, metavar="DIR",
+                   help="bench folder; rerunning resumes it")  # fmt: skip
+    b.add_argument("--executor", choices=EXECUTOR_NAMES, help="overrides the problem's executor")
+    b.add_argument("--quiet", action="store_true", help="no per-generation progress")
+    b = bench_sub.add_parser("report", help="tables and figures of a bench folder")
+    b.add_argument("bench_dir", metavar="DIR", help="a folder written by `moorec bench run`")
+    b.add_argument("--out", default=None, metavar="DIR", help="where to write (default DIR/report)")
+    p.set_defaults(func=cmd_bench)
     p = sub.add_parser("datasets", help="list known data sets and where each was found")
     p.set_defaults(func=cmd_datasets)
     return parser

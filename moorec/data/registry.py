@@ -68,6 +68,7 @@ __all__ = [
     "cache_root",
     "dataset_info",
     "load",
+    "load_or_synthetic",
     "load_source",
     "locate",
     "names",
@@ -474,6 +475,39 @@ def load(
             f"downloaded {url} into {dest}, but it holds none of the files {_markers(info)}"
         )
     return _read(info, *hit, f"found in {dest} (user cache)", verify, log)
+
+
+#: The synthetic shop of a quick check (examples' ``--synthetic``, smoke tests).
+SMALL_SHOP = {"n_users": 300, "n_items": 200, "n_interactions": 6000}
+
+
+def load_or_synthetic(
+    name: str = "ml-100k", *, synthetic: bool = False, shop: dict | None = None, seed: int = 0
+) -> Interactions:
+    """A named data set where it lies here, else the synthetic shop (what the examples run on).
+
+    Args:
+        name: a registered data set, found through ``$MOOREC_DATA`` or the cache; never
+            downloaded here.
+        synthetic: skip the search and return the synthetic shop with ``shop``'s options.
+        shop: options of :func:`~moorec.data.synthetic.synthetic_shop` for ``synthetic=True``
+            (default :data:`SMALL_SHOP`); a fallback shop has the generator's default size.
+        seed: seed of the synthetic shop.
+
+    Returns:
+        The interactions. When ``name`` is not found, one line saying so is printed and the
+        synthetic shop is returned.
+    """
+    from moorec.data.synthetic import synthetic_shop
+    from moorec.errors import MoorecError
+
+    if synthetic:
+        return synthetic_shop(**(SMALL_SHOP if shop is None else shop), seed=seed)
+    try:
+        return load(name, download=False)
+    except MoorecError as err:
+        print(f"{name} not available ({err}); using the synthetic shop")
+        return synthetic_shop(seed=seed)
 
 
 def load_source(

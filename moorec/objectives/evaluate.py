@@ -732,6 +732,37 @@ class Evaluator:
         items, scores = self.candidates(model, min(reranker.candidates, self.n_items))
         return self._values_reranked(items, scores, reranker, inputs, None, model, None)[0]
 
+    def per_user(self, model: Recommender, rerank=None) -> dict[str, np.ndarray]:
+        """Each evaluated user's value of every per-user objective, for paired tests.
+
+        The lists are those :meth:`__call__` scores (the same re-ranking rule), and the mean
+        of each array is the value :meth:`__call__` reports for that key. Objectives that are
+        not a mean over users (coverage, Gini, latency, size) have no per-user values and are
+        left out.
+
+        Args:
+            model: the model.
+            rerank: as :meth:`__call__`.
+
+        Returns:
+            ``{key: [U] float64}``, row ``r`` the user ``self.users[r]``.
+        """
+        reranker = self.rerank if rerank is None else self._reranker(as_reranker(rerank))
+        if reranker is None:
+            topk, hits = self.rank(model)
+        else:
+            inputs = self._inputs(reranker, model)
+            items, scores = self.candidates(model, min(reranker.candidates, self.n_items))
+            topk = reranker.apply(np.asarray(scores, np.float32), items, inputs, None,
+                                  k=self.k).items  # fmt: skip
+            hits = self._hits(topk)
+        ctx = self.context_from(topk, hits)
+        return {
+            o.key: np.asarray(o.per_user(ctx), dtype=np.float64)
+            for o in self.objectives
+            if isinstance(o, _PerUser)
+        }
+
     def sweep(self, model: Recommender, rerank, weights) -> list[dict[str, float]]:
         """Every objective's value for each of ``W`` re-ranking weights.
 

@@ -16,37 +16,11 @@ import numpy as np
 from moorec.errors import check_choice
 from moorec.plots import style
 from moorec.plots.common import as_runs, drawing, run_labels, warn_incomplete
-from moorec.results.run import Run
+from moorec.results.run import Run, wall_seconds
 
 __all__ = ["hypervolume", "wall_seconds"]
 
 X_AXES = ("generation", "time")
-
-
-def wall_seconds(generations: Sequence[dict]) -> np.ndarray:
-    """Seconds from the start of the search to the end of each generation.
-
-    The search records in ``"seconds"`` the time since the start of its session; a resumed
-    run starts counting again, so where the count drops the sessions are laid end to end.
-
-    Args:
-        generations: the records of ``generations.jsonl`` (``Run.generations()``).
-
-    Returns:
-        ``[n_generations] float64`` (NaN where a record has no ``"seconds"``).
-    """
-    out = np.full(len(generations), np.nan)
-    offset, last = 0.0, 0.0
-    for i, g in enumerate(generations):
-        s = g.get("seconds")
-        if s is None:
-            continue
-        s = float(s)
-        if s < last:  # a new session
-            offset += last
-        last = s
-        out[i] = offset + s
-    return out
 
 
 def hypervolume(

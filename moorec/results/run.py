@@ -38,7 +38,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ __all__ = [
     "TRIALS",
     "Run",
     "load",
+    "wall_seconds",
 ]
 
 MANIFEST = "manifest.json"
@@ -273,6 +274,32 @@ def _ordered(seen: Iterable[str], first: Iterable[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------- Run
+def wall_seconds(generations: Sequence[dict]) -> np.ndarray:
+    """Seconds from the start of the search to the end of each generation.
+
+    The search records in ``"seconds"`` the time since the start of its session; a resumed
+    run starts counting again, so where the count drops the sessions are laid end to end.
+
+    Args:
+        generations: the records of ``generations.jsonl`` (``Run.generations()``).
+
+    Returns:
+        ``[n_generations] float64`` (NaN where a record has no ``"seconds"``).
+    """
+    out = np.full(len(generations), np.nan)
+    offset, last = 0.0, 0.0
+    for i, g in enumerate(generations):
+        s = g.get("seconds")
+        if s is None:
+            continue
+        s = float(s)
+        if s < last:  # a new session
+            offset += last
+        last = s
+        out[i] = offset + s
+    return out
+
+
 class Run:
     """A run folder, read once by :func:`load`.
 

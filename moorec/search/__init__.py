@@ -7,6 +7,7 @@ from moorec.search.indicators import hypervolume, igd_plus, knee_index, non_domi
 from moorec.search.problem import Constraint, RecProblem, parse_constraint, to_minimization
 from moorec.search.runner import pareto_table, search, searchable_names
 from moorec.search.space import Choice, Integer, LogReal, Real, Space, Variable, config_key
+from moorec.search.study import Study, load_study, run_study
 
 __all__ = [
     "ALGORITHMS",
@@ -17,6 +18,7 @@ __all__ = [
     "Real",
     "RecProblem",
     "Space",
+    "Study",
     "Variable",
     "baseline_front",
     "config_key",
@@ -24,12 +26,14 @@ __all__ = [
     "igd_plus",
     "knee_index",
     "load_config",
+    "load_study",
     "make_algorithm",
     "non_dominated",
     "normalize",
     "pareto_table",
     "parse_constraint",
     "run_config",
+    "run_study",
     "search",
     "searchable_names",
     "to_minimization",

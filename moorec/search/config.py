@@ -57,6 +57,7 @@ __all__ = [
     "run_baseline_config",
     "run_config",
     "run_split",
+    "run_study_config",
     "search_settings",
 ]
 
@@ -249,6 +250,43 @@ def run_config(
         data_info=data_info,
         progress=progress,
     )
+
+
+def run_study_config(
+    cfg: Mapping[str, Any],
+    out: str | Path,
+    seeds,
+    *,
+    progress: bool = True,
+    executor: str | None = None,
+):
+    """The search a config describes, once per search seed: a study folder.
+
+    The data are loaded and split once; ``search.seed`` of the config is replaced by each seed
+    (:func:`moorec.search.study.run_study`).
+
+    Args:
+        cfg: a checked config (:func:`load_config`).
+        out: the study folder.
+        seeds: ``"0-4"``, ``[0, 1, 2]``, ... (:func:`moorec.search.study.parse_seeds`).
+        progress: print a line per run and per generation.
+        executor: overrides ``search.executor``.
+
+    Returns:
+        The :class:`~moorec.search.study.Study`.
+    """
+    from moorec.search.runner import check_search
+    from moorec.search.study import parse_seeds, run_study
+
+    check_config(cfg)
+    seeds = parse_seeds(seeds)
+    settings = search_settings(cfg, executor)
+    settings.pop("seed")
+    space = check_search(cfg["space"], **settings).space
+    split, data_info = _load_split(cfg)
+    objectives = settings.pop("objectives")
+    return run_study(split, space, objectives, out=out, seeds=seeds, data_info=data_info,
+                     progress=progress, **settings)  # fmt: skip
 
 
 def _load_split(cfg: Mapping[str, Any]):

@@ -455,3 +455,19 @@ def test_real_video_games_via_registry(data_root, monkeypatch):
     assert inter.ratings is None
     assert "verified checksums of Video.txt (sha256)" in inter.log
     assert any("timestamps set to the 0-based row position" in line for line in inter.log)
+
+
+def test_load_or_synthetic_finds_the_data_set_or_says_it_falls_back(tmp_path, monkeypatch, capsys):
+    small = registry.load_or_synthetic("ml-100k", synthetic=True)
+    assert (small.n_users, small.name) == (300, "synthetic-shop")  # registry.SMALL_SHOP
+    assert capsys.readouterr().out == ""
+    fallback = registry.load_or_synthetic("ml-100k")  # nowhere here, and never downloaded
+    said = capsys.readouterr().out
+    assert said.startswith("ml-100k not available (")
+    assert said.endswith("; using the synthetic shop\n")
+    assert fallback.n_users == 2000  # the generator's default size
+    assert not (tmp_path / "cache" / "ml-100k").exists()
+    write_ml100k(tmp_path / "env" / "ml-100k", n_ratings=4)
+    monkeypatch.setenv("MOOREC_DATA", str(tmp_path / "env"))
+    found = registry.load_or_synthetic("ml-100k")
+    assert found.name == "ml-100k" and len(found) == 4 and capsys.readouterr().out == ""

@@ -423,3 +423,23 @@ def test_side_information_the_data_lacks_is_refused_when_built(model):
         mr.recommend(model, [0], k=5, rerank="xquad")
     with pytest.raises(ConfigError, match=r"sweep needs a re-ranker"):
         Evaluator(split, "test", ["ndcg@10"]).sweep(model, None, [0.1, 0.2])
+
+
+# ---------------------------------------------------------------------------------------------
+# per-user values (paired tests)
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rerank", [None, {"method": "mmr", "weight": 0.6, "candidates": N}])
+def test_per_user_values_average_to_the_reported_values(planted_split, model, ev, rerank):
+    per = ev.per_user(model, rerank=rerank)
+    whole = ev(model, rerank=rerank)
+    # coverage, Gini and size are not means over users: left out
+    assert set(per) == {k for k in KEYS if k.split("@")[0] not in ("coverage", "gini", "params")}
+    for key, values in per.items():
+        assert values.shape == (len(ev.users),) and values.dtype == np.float64
+        assert float(np.mean(values)) == whole[key]  # the same lists, the same float64 mean
+    # per user against NumPy: the model's own lists (no re-ranker) give each user's NDCG
+    if rerank is None:
+        lists = numpy_candidates(model, planted_split, "valid", ev.users, 10)
+        relevant = held_out(planted_split, "valid", ev.users)
+        want = [numpy_ndcg([row], [rel]) for row, rel in zip(lists, relevant, strict=True)]
+        np.testing.assert_allclose(per["ndcg@10"], want, rtol=1e-6, atol=1e-7)
