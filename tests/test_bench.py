@@ -5,11 +5,14 @@ import json
 import numpy as np
 import pytest
 
+import moorec as mr
 import moorec.bench as bench
 from moorec.cli import main
 from moorec.errors import RunConfigMismatchError, UnknownNameError
 from moorec.objectives import parse_all
+from moorec.search.baseline import check_baseline
 from moorec.search.config import check_config
+from moorec.search.indicators import hypervolume, non_dominated
 from moorec.search.study import hypervolumes, load_study
 from moorec.stats import holm
 
@@ -26,6 +29,7 @@ TINY = """
 name = "tiny"
 version = 2
 description = "BPR-MF on a small synthetic shop"
+baselines = ["pop", { model = "bpr", settings = { epochs = 2, dim = 8 } }]
 
 [data]
 dataset = "synthetic-shop"
@@ -69,6 +73,10 @@ def test_the_shipped_problems_are_valid_configs_with_a_reference_for_every_objec
         for o in parse_all(d["objectives"]):
             ideal, ref = d["reference"][o.key]
             assert (ideal > ref) if o.direction == "max" else (ideal < ref)
+        labels = [label for label, _, _ in bench._baselines(cfg)]
+        assert labels and len(set(labels)) == len(labels)  # every problem has its baseline
+        for _, model, settings in bench._baselines(cfg):
+            check_baseline(model=model, settings=settings, objectives=d["objectives"])
     with pytest.raises(UnknownNameError, match="bench problem"):
         bench.problem("ml100k")
 
@@ -92,7 +100,8 @@ def tiny_bench(tiny, tmp_path):
 def test_run_writes_one_study_per_algorithm_and_resumes(tiny, tiny_bench):
     meta = json.loads((tiny_bench / "bench.json").read_text())
     assert meta == {"kind": "moorec-bench", "problem": "tiny", "version": 2,
-                    "algorithms": ["nsga2", "random"], "seeds": [0, 1]}  # fmt: skip
+                    "algorithms": ["nsga2", "random"], "seeds": [0, 1],
+                    "baselines": ["baseline-pop", "baseline-bpr"]}  # fmt: skip
     for alg in ("nsga2", "random"):
         study = load_study(tiny_bench / alg)
         assert study.complete and study.seeds == [0, 1]
@@ -131,6 +140,14 @@ def test_report_tables_tests_and_figures(tiny, tiny_bench):
             assert row["hv_values"] == hv.tolist() and row["runs"] == 2
             assert row["hv_mean"] == pytest.approx(np.mean(hv), abs=1e-15)
             assert row["hv_low"] <= row["hv_mean"] <= row["hv_high"]
+    for label, n_weights in (("baseline-pop", 21), ("baseline-bpr", 21)):
+        run = mr.results.load(tiny_bench / label)
+        assert sum(1 for t in run.trials() if t.get("from_sweep")) == n_weights
+        pts = np.array([[m["valid"][k] for k in bounds] for m in run.pareto_front()])
+        objs = parse_all(list(bounds))
+        want = hypervolume(pts[non_dominated(pts, objs)], objs, bounds)
+        assert by[(label, "valid")]["hv_mean"] == want and by[(label, "valid")]["runs"] == 1
+    assert mr.results.load(tiny_bench / "baseline-bpr").config["fixed"]["epochs"] == 2
     tests = result["tests"]
     assert [(t["algorithm"], t["part"]) for t in tests] == [("random", "valid"), ("random", "test")]
     np.testing.assert_allclose(
@@ -138,6 +155,8 @@ def test_report_tables_tests_and_figures(tiny, tiny_bench):
     )
     md = (out / "report.md").read_text()
     assert "| nsga2 | 2 |" in md and "Holm-corrected over the 2 comparisons" in md
+    assert "| baseline-pop (one default model + MMR, 21 weights) | 1 |" in md
+    assert "![hv_time](hv_time.png)" in md
     assert r"\begin{tabular}" in (out / "table.tex").read_text()
 
 

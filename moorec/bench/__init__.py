@@ -94,12 +94,17 @@ def run(
     seeds,
     out: str | Path,
     executor: str | None = None,
+    baselines: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run problem ``name`` for every algorithm and search seed into the bench folder ``out``.
 
-    Rerunning resumes (each study resumes run by run); a folder made for another problem or
-    version is refused.
+    Beside the searches, each of the problem's baselines (``[problem] baselines``: a model
+    with its family's default settings, re-ranked by MMR over 21 weights, see
+    :func:`moorec.search.baseline_front`) is stored in ``out/baseline-<model>/``: a searched
+    front is only worth what it beats. Rerunning resumes (each study resumes run by run, a
+    finished baseline is not redone); a folder made for another problem or version is
+    refused.
 
     Args:
         name: a problem (:func:`list_problems`).
@@ -107,6 +112,7 @@ def run(
         seeds: search seeds (``"0-4"``, ...).
         out: the bench folder.
         executor: overrides the problem's executor (default sequential).
+        baselines: also store the problem's baseline fronts.
         progress: print progress.
 
     Returns:
@@ -118,7 +124,7 @@ def run(
         RunConfigMismatchError: ``out`` holds a bench of another problem or version.
     """
     from moorec.search.algorithms import ALGORITHMS
-    from moorec.search.config import check_config, run_study_config
+    from moorec.search.config import check_config, run_baseline_config, run_study_config
     from moorec.search.study import parse_seeds
 
     cfg = problem(name)
@@ -132,12 +138,14 @@ def run(
         check_config(_search_config(cfg, a))
     out = Path(out)
     file = out / BENCH_FILE
+    extra = _baselines(cfg) if baselines else []
     meta = {
         "kind": _KIND,
         "problem": name,
         "version": cfg["problem"]["version"],
         "algorithms": algorithms,
         "seeds": seeds,
+        "baselines": [b[0] for b in extra],
     }
     if file.is_file():
         old = json.loads(file.read_text(encoding="utf-8"))
@@ -150,6 +158,8 @@ def run(
             a for a in algorithms if a not in old["algorithms"]
         ]
         meta["seeds"] = old["seeds"] + [s for s in seeds if s not in old["seeds"]]
+        done = old.get("baselines", [])
+        meta["baselines"] = done + [b for b in meta["baselines"] if b not in done]
     elif out.exists() and any(out.iterdir()):
         raise RunConfigMismatchError(
             f"{str(out)!r} exists and is not a bench folder; give a new one"
@@ -162,7 +172,31 @@ def run(
         run_study_config(
             _search_config(cfg, a), out / a, seeds, progress=progress, executor=executor
         )
+    for label, model, settings in extra:
+        if progress:
+            print(f"bench {name}: {label}", flush=True)
+        run_baseline_config(
+            _search_config(cfg, "nsga2"),
+            out / label,
+            model=model,
+            settings=settings,
+            progress=progress,
+        )
     return meta
+
+
+def _baselines(cfg: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(label, model, settings)`` of each ``[problem] baselines`` entry.
+
+    An entry is a model name (``"ease"``) or a table ``{model = "bpr", settings = {...}}``
+    whose settings replace some of the family defaults.
+    """
+    out = []
+    for entry in cfg["problem"].get("baselines", []):
+        if isinstance(entry, str):
+            entry = {"model": entry}
+        out.append((f"baseline-{entry['model']}", entry["model"], dict(entry.get("settings", {}))))
+    return out
 
 
 def _load(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -204,8 +238,11 @@ def report(
         DataNotFoundError: ``folder`` is not a bench folder, or an algorithm has no finished
             run.
     """
+    from moorec.objectives import parse_all
     from moorec.plots.study import eaf_difference_figure, hv_time_figure
-    from moorec.search.study import compare, load_study, summarize, union_front
+    from moorec.results.run import load as load_run
+    from moorec.search.indicators import hypervolume, non_dominated
+    from moorec.search.study import compare, front_values, load_study, summarize, union_front
     from moorec.stats import holm
 
     folder = Path(folder)
@@ -216,6 +253,7 @@ def report(
         if not s.runs():
             raise DataNotFoundError(f"algorithm {s.label!r} has no finished run in {s.path}")
     bounds = {k: [float(x) for x in v] for k, v in cfg["reference"].items()}
+    objs = parse_all(cfg["search"]["objectives"])
     rows = []
     for part in ("valid", "test"):
         ref_front = union_front(studies, part)
@@ -241,12 +279,37 @@ def report(
                     "permutation_p": c.permutation_p,
                 }
             )
+    lines = {}
+    for label in meta.get("baselines", []):
+        run = load_run(folder / label)
+        for part in ("valid", "test"):
+            f = front_values(run, part)
+            hv = hypervolume(f[non_dominated(f, objs)], objs, bounds) if len(f) else 0.0
+            rows.append(
+                {
+                    "algorithm": label,
+                    "part": part,
+                    "runs": 1,
+                    "baseline": True,
+                    "hv_mean": hv,
+                    "hv_std": 0.0,
+                    "hv_low": hv,
+                    "hv_high": hv,
+                    "hv_values": [hv],
+                    "igd_mean": None,
+                    "igd_low": None,
+                    "igd_high": None,
+                    "interval": None,
+                }
+            )
+            if part == "valid":
+                lines[label] = hv
     adjusted = holm([t["mann_whitney_p"] for t in tests]) if tests else []
     for t, q in zip(tests, adjusted, strict=True):
         t["p_holm"] = float(q)
         t["significant"] = bool(q <= alpha)
     out.mkdir(parents=True, exist_ok=True)
-    figures = {"hv_time": hv_time_figure(studies, bounds, out / "hv_time")}
+    figures = {"hv_time": hv_time_figure(studies, bounds, out / "hv_time", lines=lines)}
     if len(cfg["search"]["objectives"]) == 2 and len(studies) >= 2:
         figures["eaf_difference"] = eaf_difference_figure(
             studies[0], studies[1], out / "eaf_difference"
@@ -305,6 +368,12 @@ def _markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     by = {(r["algorithm"], r["part"]): r for r in result["rows"]}
+    for b in result["bench"].get("baselines", []):
+        v, t = by[(b, "valid")], by[(b, "test")]
+        lines.append(
+            f"| {b} (one default model + MMR, 21 weights) | 1 | {v['hv_mean']:.4f} | "
+            f"{t['hv_mean']:.4f} | | |"
+        )
     for a in result["bench"]["algorithms"]:
         v, t = by[(a, "valid")], by[(a, "test")]
         lines.append(
@@ -328,7 +397,8 @@ def _markdown(result: dict[str, Any]) -> str:
             f"| {t['algorithm']} | {t['part']} | {t['difference']:+.4f} | [{t['low']:+.4f}, "
             f"{t['high']:+.4f}] | {t['mann_whitney_p']:.4f} | {t['p_holm']:.4f} |"
         )
-    lines += ["", *(f"![{k}]({Path(v[0]).name})" for k, v in result["figures"].items()), ""]
+    pngs = {k: next(p for p in v if p.endswith(".png")) for k, v in result["figures"].items()}
+    lines += ["", *(f"![{k}]({Path(v).name})" for k, v in pngs.items()), ""]
     return "\n".join(lines)
 
 
@@ -341,6 +411,12 @@ def _latex(result: dict[str, Any]) -> str:
         r"algorithm & runs & valid HV & test HV \\",
         r"\midrule",
     ]
+    for b in result["bench"].get("baselines", []):
+        name = b.replace("_", r"\_")
+        lines.append(
+            f"{name} & 1 & {by[(b, 'valid')]['hv_mean']:.4f} & "
+            f"{by[(b, 'test')]['hv_mean']:.4f} \\\\"
+        )
     for a in result["bench"]["algorithms"]:
         cells = []
         for part in ("valid", "test"):

@@ -25,6 +25,7 @@ def hv_time_figure(
     bounds: Mapping[str, Sequence[float]],
     path: str | os.PathLike | None = None,
     *,
+    lines: Mapping[str, float] | None = None,
     ax=None,
 ):
     """Validation hypervolume against wall-clock: median over each study's runs, min-max band.
@@ -32,6 +33,8 @@ def hv_time_figure(
     Args:
         studies: :class:`~moorec.search.study.Study` objects (one curve each, its label).
         bounds: the shared normalisation (:func:`~moorec.search.study.shared_bounds`).
+        lines: ``{label: hypervolume}`` drawn as horizontal lines (baseline fronts, under the
+            same ``bounds``).
         path: write ``path.pdf`` and ``path.png`` (and close the figure); ``None`` returns the
             axes instead.
         ax: axes to draw into.
@@ -68,6 +71,14 @@ def hv_time_figure(
             )
             ax.fill_between(
                 grid, ys.min(axis=0), ys.max(axis=0), color=colour, alpha=0.18, linewidth=0
+            )
+        for j, (label, value) in enumerate(dict(lines or {}).items()):
+            ax.axhline(
+                value,
+                color="0.3",
+                linewidth=0.9,
+                linestyle=("--", ":", "-.")[j % 3],
+                label=style.text(label),
             )
         ax.set_xlabel("wall-clock time (s)")
         ax.set_ylabel(style.label("validation hypervolume", "max"))

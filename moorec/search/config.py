@@ -361,6 +361,8 @@ def run_baseline_config(
     rerank: str = "mmr",
     weights: int = 21,
     progress: bool = True,
+    model: str | None = None,
+    settings: Mapping[str, Any] | None = None,
 ):
     """The baseline front of a search config: its data, split, model and objectives.
 
@@ -371,11 +373,15 @@ def run_baseline_config(
     baseline is the default model). ``[reference]`` bounds are kept, so hypervolumes of the
     baseline and the search are measured against one reference point.
 
+    ``model`` replaces the config's model (e.g. EASE beside a BPR-MF search) and ``settings``
+    replace some of the family defaults (e.g. ``{"epochs": 20}``).
+
     Returns:
         The stored :class:`~moorec.results.Run`.
     """
     from moorec.search.baseline import baseline_front
 
+    override = dict(settings or {})
     check_config(cfg)
     settings = search_settings(cfg)
     fixed = dict(cfg.get("fixed", {}))
@@ -384,8 +390,10 @@ def run_baseline_config(
         kw["candidates"] = fixed["rerank_candidates"]
     if "rerank_similarity" in fixed:
         kw["similarity"] = fixed["rerank_similarity"]
+    if override:
+        kw["settings"] = override
     args = dict(
-        model=settings["model"], rerank=rerank, weights=weights,
+        model=model or settings["model"], rerank=rerank, weights=weights,
         objectives=settings["objectives"], reference=settings["reference"],
         seed=settings["seed"], knee=settings["knee"], **kw,
     )  # fmt: skip
