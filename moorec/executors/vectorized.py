@@ -197,7 +197,9 @@ class VectorizedExecutor(Executor):
         if self.trainer.cache is not None:  # two-level: each model is kept and re-ranked
             return True
         keys = {o.key for o in self.trainer.valid.objectives}
-        return bool(keys & {"latency_ms", "latency_p95_ms", "trainable_params"})
+        return bool(
+            keys & {"latency_ms", "latency_p95_ms", "trainable_params", "flops", "bytes_accessed"}
+        )
 
     def _run_batch(self, members, base, ev, part):
         t0 = time.perf_counter()

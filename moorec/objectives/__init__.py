@@ -7,8 +7,10 @@ from moorec.objectives.base import (
     MAP,
     MRR,
     NDCG,
+    BytesAccessed,
     CategoryCoverage,
     Coverage,
+    Flops,
     Gini,
     Hit,
     Latency,
@@ -23,7 +25,7 @@ from moorec.objectives.base import (
     parse_all,
 )
 from moorec.objectives.evaluate import DEFAULT_OBJECTIVES, Evaluator, evaluate, rank_chunk
-from moorec.objectives.latency import measure_latency, recommend, recommend_jit
+from moorec.objectives.latency import measure_latency, recommend, recommend_cost, recommend_jit
 from moorec.objectives.sampled import SampledMetricsWarning, sampled_evaluate
 
 __all__ = [
@@ -34,9 +36,11 @@ __all__ = [
     "MAP",
     "MRR",
     "NDCG",
+    "BytesAccessed",
     "CategoryCoverage",
     "Coverage",
     "Evaluator",
+    "Flops",
     "Gini",
     "Hit",
     "Latency",
@@ -54,6 +58,7 @@ __all__ = [
     "parse_all",
     "rank_chunk",
     "recommend",
+    "recommend_cost",
     "recommend_jit",
     "sampled_evaluate",
 ]

@@ -48,8 +48,10 @@ __all__ = [
     "MRR",
     "NDCG",
     "Array",
+    "BytesAccessed",
     "CategoryCoverage",
     "Coverage",
+    "Flops",
     "Gini",
     "Hit",
     "Latency",
@@ -629,6 +631,29 @@ class Params(_System):
 
 
 @dataclasses.dataclass(frozen=True)
+class Flops(_System):
+    """Floating-point operations of serving one batch of users, by XLA's cost analysis.
+
+    The compiled ``recommend`` of the evaluator's latency batch of users (re-ranking
+    included), counted by the compiler (:func:`~moorec.objectives.latency.recommend_cost`):
+    deterministic, unlike latency. A program with a while loop is counted with the loop's body
+    once (a lower bound).
+    """
+
+    name: ClassVar[str] = "flops"
+
+
+@dataclasses.dataclass(frozen=True)
+class BytesAccessed(_System):
+    """Bytes read and written by serving one batch of users, by XLA's cost analysis.
+
+    As :class:`Flops`, for the memory traffic XLA counts.
+    """
+
+    name: ClassVar[str] = "bytes_accessed"
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainableParams(_System):
     """Number of parameters that training updates (smaller with LoRA or adapters)."""
 
@@ -659,6 +684,8 @@ _WITHOUT_CUTOFF: dict[str, Callable[[], Objective]] = {
     "latency_p95_ms": functools.partial(Latency, stat="p95"),
     "params": Params,
     "trainable_params": TrainableParams,
+    "flops": Flops,
+    "bytes_accessed": BytesAccessed,
 }
 _KIND_OF = {
     **{n: f(1).kind for n, f in _WITH_CUTOFF.items()},

@@ -41,7 +41,7 @@ from moorec.errors import (
 )
 from moorec.models.base import Recommender, count_params
 from moorec.objectives.base import Latency, Objective, RankingContext, _PerUser, parse_all
-from moorec.objectives.latency import measure_latency, tie_order
+from moorec.objectives.latency import measure_latency, recommend_cost, tie_order
 from moorec.rerank.stage import Reranker, RerankInputs, as_reranker, check_weights
 
 __all__ = [
@@ -700,6 +700,19 @@ class Evaluator:
                 item_popularity=self.item_popularity,
             )
             measured.update(latency_ms=lat["median_ms"], latency_p95_ms=lat["p95_ms"])
+        if keys & {"flops", "bytes_accessed"}:
+            cost = recommend_cost(
+                model,
+                self._known_csr,
+                known=self._known,
+                batch=self.latency_batch,
+                k=self.k,
+                tie_seed=self.tie_seed,
+                rerank=rerank,
+                item_categories=self.item_categories,
+                item_popularity=self.item_popularity,
+            )
+            measured.update(flops=cost["flops"], bytes_accessed=cost["bytes_accessed"])
         if "params" in keys:
             measured["params"] = float(count_params(model))
         if "trainable_params" in keys:

@@ -20,7 +20,7 @@ from moorec.errors import ConfigError, check_positive_int
 from moorec.models.base import Recommender
 from moorec.rerank.stage import Reranker, as_reranker
 
-__all__ = ["measure_latency", "recommend", "recommend_jit", "tie_order", "top_k"]
+__all__ = ["measure_latency", "recommend", "recommend_cost", "recommend_jit", "tie_order", "top_k"]
 
 
 def tie_order(n_items: int, tie_seed: int | None = 0) -> np.ndarray | None:
@@ -244,7 +244,12 @@ def measure_latency(
         item_popularity: ``[n_items]`` training counts for xQuAD, as in :func:`recommend`.
 
     Returns:
-        ``{"median_ms", "p95_ms", "compile_ms", "batch", "k"}``; with a re-ranker also
+        ``{"median_ms", "p95_ms", "median_interval_ms", "load_1min", "compile_ms", "batch",
+        "k"}``: ``median_interval_ms`` is a 95% percentile-bootstrap interval ``[low, high]``
+        of the median over the timed calls, ``load_1min`` the machine's 1-minute load average
+        when timing started (a busy machine's medians move: compare latencies measured under
+        similar load, and call two medians different only where their intervals are apart);
+        with a re-ranker also
         ``"candidates"`` (``N``) and ``"rerank"`` (its settings), the timed path being model
         and re-ranker together.
     """
@@ -283,6 +288,7 @@ def measure_latency(
             # lists are complete when it returns.
             return reranker.apply(scores, items, inputs, k=k)
 
+    load = _load_average()
     t0 = time.perf_counter()
     serve()
     compile_ms = (time.perf_counter() - t0) * 1e3
@@ -296,6 +302,8 @@ def measure_latency(
     out = {
         "median_ms": float(np.median(times)),
         "p95_ms": float(np.percentile(times, 95)),
+        "median_interval_ms": _median_interval(times),
+        "load_1min": load,
         "compile_ms": compile_ms,
         "batch": batch,
         "k": k,
@@ -303,3 +311,106 @@ def measure_latency(
     if reranker is not None:
         out.update(candidates=n, rerank=reranker.settings())
     return out
+
+
+def _load_average() -> float | None:
+    """The machine's 1-minute load average (``None`` where the OS does not report one)."""
+    import os
+
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
+def _median_interval(times: np.ndarray, level: float = 0.95) -> list[float]:
+    """Percentile-bootstrap interval of the median of the timed calls (seeded, 2,000 resamples).
+
+    One value (``repeats=1``) gives the degenerate interval ``[t, t]``.
+    """
+    if len(times) < 2 or np.all(times == times[0]):
+        return [float(np.median(times))] * 2
+    from scipy import stats
+
+    ci = stats.bootstrap(
+        (np.asarray(times, np.float64),), np.median, confidence_level=level,
+        method="percentile", n_resamples=2000, rng=np.random.default_rng(0),
+    ).confidence_interval  # fmt: skip
+    return [float(ci.low), float(ci.high)]
+
+
+def recommend_cost(
+    model: Recommender,
+    known_csr: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    known: Interactions | None = None,
+    batch: int = 256,
+    k: int = 10,
+    seed: int = 0,
+    tie_seed: int | None = 0,
+    rerank=None,
+    item_categories=None,
+    item_popularity=None,
+) -> dict:
+    """XLA's own count of what serving one batch costs: floating-point operations and bytes.
+
+    The programs are those :func:`measure_latency` times, for the same batch of users: the
+    compiled ``recommend`` (scores, exclusion, top-``k``) and, with a re-ranker, the compiled
+    re-ranking of its candidates. Their cost analyses (``jax.stages.Compiled.cost_analysis``)
+    are added up. Unlike latency, the counts do not depend on the machine's load: two runs
+    give the same numbers.
+
+    XLA counts the body of a while loop once, not once per iteration. Where a program holds
+    one (the greedy steps of MMR, DPP, calibration and xQuAD; NeuMF's blocks of items;
+    recurrent and chunked models), the counts are a lower bound, and ``"loops"`` says so.
+
+    Args:
+        model: the model.
+        known_csr: ``(indptr, indices)`` of the items to exclude per user, or ``None``.
+        known: the known interactions (sequential models, calibration and xQuAD read them).
+        batch: users per call.
+        k: list length.
+        seed: seed of the batch's users (as :func:`measure_latency`).
+        tie_seed: seed of the order of tied items.
+        rerank: ``None`` or a re-ranker, as in :func:`recommend`.
+        item_categories: categories for the re-ranker, as in :func:`recommend`.
+        item_popularity: training counts for xQuAD, as in :func:`recommend`.
+
+    Returns:
+        ``{"flops", "bytes_accessed", "loops", "batch", "k"}``; ``loops`` is ``True`` where
+        a counted program holds a while loop.
+    """
+    from moorec.rerank.api import record_costs, xla_cost
+
+    batch = check_positive_int("batch", batch)
+    k = check_positive_int("k", k)
+    reranker = _active(rerank, k, model.n_items)
+    rng = np.random.default_rng(seed)
+    users = rng.choice(model.n_users, size=batch, replace=model.n_users < batch).astype(np.int32)
+    exclude = (
+        np.full((batch, 8), model.n_items, dtype=np.int32)
+        if known_csr is None
+        else padded_rows(*known_csr, users, model.n_items)
+    )
+    history = _history(model, known, users)
+    order = tie_order(model.n_items, tie_seed)
+    order = None if order is None else jnp.asarray(order)
+    graphdef, state = nnx.split(model)
+    u, ex = jnp.asarray(users), jnp.asarray(exclude)
+    n = k if reranker is None else min(reranker.candidates, model.n_items)
+    parts = [xla_cost(recommend_jit, graphdef, state, u, ex, history, order, k=n)]
+    if reranker is not None:
+        inputs = reranker.prepare(
+            known, users, categories=item_categories, popularity=item_popularity, model=model
+        )
+        items, scores = recommend_jit(graphdef, state, u, ex, history, order, k=n)
+        with record_costs() as costs:
+            reranker.apply(scores, items, inputs, k=k)
+        parts += costs
+    return {
+        "flops": float(sum(p["flops"] for p in parts)),
+        "bytes_accessed": float(sum(p["bytes_accessed"] for p in parts)),
+        "loops": any(p["loops"] for p in parts),
+        "batch": batch,
+        "k": k,
+    }

@@ -81,6 +81,8 @@ _NAMES = {
     "latency_p95_ms": "p95 latency",
     "params": "parameters",
     "trainable_params": "trainable parameters",
+    "flops": "FLOPs per batch",
+    "bytes_accessed": "bytes per batch",
     "hypervolume": "hypervolume",
     "igd_plus": "IGD+",
 }

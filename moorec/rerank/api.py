@@ -9,7 +9,11 @@ greedy selection for every weight at once (``jax.vmap`` over the weights).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import re
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import jax
@@ -41,10 +45,55 @@ __all__ = [
     "history_category_distribution",
     "history_group_share",
     "mmr",
+    "record_costs",
     "rerank",
     "rerank_chunk",
+    "xla_cost",
     "xquad",
 ]
+
+_COSTS: contextvars.ContextVar[list | None] = contextvars.ContextVar("moorec_costs", default=None)
+
+
+def xla_cost(fn, *args, **kwargs) -> dict[str, float]:
+    """XLA's cost analysis of the program ``jax.jit``-ed ``fn`` compiles for these arguments.
+
+    Args:
+        fn: a ``jax.jit``-ed function.
+        *args: its arguments (arrays or their shapes' stand-ins; only shapes and dtypes count).
+        **kwargs: its keyword (static) arguments.
+
+    Returns:
+        ``{"flops", "bytes_accessed", "loops"}``: XLA's counts of floating-point operations and
+        bytes read and written, and ``1.0`` where the program holds a while loop (XLA counts
+        a loop's body once, not once per iteration, so the counts are then a lower bound),
+        else ``0.0``.
+    """
+    compiled = fn.lower(*args, **kwargs).compile()
+    cost = compiled.cost_analysis()
+    if isinstance(cost, list | tuple):  # older jax: one dict per device program
+        cost = cost[0] if cost else {}
+    text = compiled.as_text() or ""
+    return {
+        "flops": float(cost.get("flops", 0.0)),
+        "bytes_accessed": float(cost.get("bytes accessed", 0.0)),
+        "loops": 1.0 if re.search(r"\bwhile\(", text) else 0.0,
+    }
+
+
+@contextlib.contextmanager
+def record_costs() -> Iterator[list[dict[str, float]]]:
+    """Collect :func:`xla_cost` of every :func:`rerank_chunk` call :func:`rerank` makes inside.
+
+    Yields:
+        The list the block's calls append to, one dict per chunk call.
+    """
+    token = _COSTS.set([])
+    try:
+        yield _COSTS.get()
+    finally:
+        _COSTS.reset(token)
+
 
 METHODS = ("mmr", "dpp", "calibration", "xquad")
 """Re-rankers known to :func:`rerank`."""
@@ -310,6 +359,8 @@ def rerank(
         s, it = _pad(scores[start:stop], pad), _pad(items[start:stop], pad)
         side = None if user_side is None else _pad(user_side[start:stop], pad)
         got, pos = rerank_chunk(s, it, w, feats, side, **static)
+        if (costs := _COSTS.get()) is not None:
+            costs.append(xla_cost(rerank_chunk, s, it, w, feats, side, **static))
         got_items.append(np.asarray(got)[:, : stop - start])
         got_pos.append(np.asarray(pos)[:, : stop - start])
     if n_users == 0:

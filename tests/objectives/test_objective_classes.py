@@ -17,8 +17,10 @@ from moorec.objectives.base import (
     MAP,
     MRR,
     NDCG,
+    BytesAccessed,
     CategoryCoverage,
     Coverage,
+    Flops,
     Gini,
     Hit,
     Latency,
@@ -55,6 +57,8 @@ TABLE = [
     ("latency_p95_ms", Latency(stat="p95"), "min", "system"),
     ("params", Params(), "min", "system"),
     ("trainable_params", TrainableParams(), "min", "system"),
+    ("flops", Flops(), "min", "system"),
+    ("bytes_accessed", BytesAccessed(), "min", "system"),
 ]
 
 
@@ -89,7 +93,9 @@ def test_parse_round_trip_every_name(name):
 
 
 def test_available_by_kind():
-    assert available("system") == ["latency_ms", "latency_p95_ms", "params", "trainable_params"]
+    assert available("system") == [
+        "bytes_accessed", "flops", "latency_ms", "latency_p95_ms", "params", "trainable_params"
+    ]  # fmt: skip
     assert available("ranking") == ["hit", "map", "mrr", "ndcg", "precision", "recall"]
     assert set(available("beyond")) | set(available("ranking")) | set(available("system")) == set(
         available()
