@@ -686,32 +686,21 @@ class Evaluator:
         """The system objectives of ``model`` (with ``rerank`` in the timed path)."""
         measured: dict[str, float] = {}
         keys = {o.key for o in self.objectives}
+        # the same batch, exclusions and re-ranker for the timed and the counted programs
+        serving = dict(
+            known=self._known,
+            batch=self.latency_batch,
+            k=self.k,
+            tie_seed=self.tie_seed,
+            rerank=rerank,
+            item_categories=self.item_categories,
+            item_popularity=self.item_popularity,
+        )
         if keys & {"latency_ms", "latency_p95_ms"}:
-            lat = measure_latency(
-                model,
-                self._known_csr,
-                known=self._known,
-                batch=self.latency_batch,
-                k=self.k,
-                repeats=self.latency_repeats,
-                tie_seed=self.tie_seed,
-                rerank=rerank,
-                item_categories=self.item_categories,
-                item_popularity=self.item_popularity,
-            )
+            lat = measure_latency(model, self._known_csr, repeats=self.latency_repeats, **serving)
             measured.update(latency_ms=lat["median_ms"], latency_p95_ms=lat["p95_ms"])
         if keys & {"flops", "bytes_accessed"}:
-            cost = recommend_cost(
-                model,
-                self._known_csr,
-                known=self._known,
-                batch=self.latency_batch,
-                k=self.k,
-                tie_seed=self.tie_seed,
-                rerank=rerank,
-                item_categories=self.item_categories,
-                item_popularity=self.item_popularity,
-            )
+            cost = recommend_cost(model, self._known_csr, **serving)
             measured.update(flops=cost["flops"], bytes_accessed=cost["bytes_accessed"])
         if "params" in keys:
             measured["params"] = float(count_params(model))

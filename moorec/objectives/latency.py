@@ -7,8 +7,10 @@ followed by the jitted re-ranking of those candidates into the top-``k``; both
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -199,6 +201,63 @@ def _history(model: Recommender, known: Interactions | None, users: np.ndarray):
     return jnp.asarray(history_matrix(known, users, int(model.max_len)))
 
 
+@dataclasses.dataclass(frozen=True)
+class _ServingBatch:
+    """One seeded batch of users and everything its ``recommend`` call reads.
+
+    :func:`measure_latency` times it and :func:`recommend_cost` counts it, so both see the
+    same users, exclusions and programs.
+
+    Attributes:
+        batch: users in the batch.
+        k: list length.
+        reranker: the active re-ranker, or ``None``.
+        inputs: the re-ranker's side information of the batch's users (``None`` without one).
+        n: candidates ``recommend_jit`` returns (``k``, or the re-ranker's ``N``).
+        args: the positional arguments of :func:`recommend_jit` (graph definition, state,
+            users, exclusions, history, tie order).
+    """
+
+    batch: int
+    k: int
+    reranker: Reranker | None
+    inputs: Any
+    n: int
+    args: tuple
+
+    @classmethod
+    def build(cls, model, known_csr, known, batch, k, seed, tie_seed, rerank, item_categories,
+              item_popularity) -> _ServingBatch:  # fmt: skip
+        """Check the settings and prepare the batch (users drawn with ``seed``)."""
+        batch = check_positive_int("batch", batch)
+        k = check_positive_int("k", k)
+        reranker = _active(rerank, k, model.n_items)
+        rng = np.random.default_rng(seed)
+        users = rng.choice(model.n_users, size=batch, replace=model.n_users < batch)
+        users = users.astype(np.int32)
+        inputs = None
+        if reranker is not None:
+            inputs = reranker.prepare(
+                known, users, categories=item_categories, popularity=item_popularity, model=model
+            )
+        exclude = (
+            np.full((batch, 8), model.n_items, dtype=np.int32)
+            if known_csr is None
+            else padded_rows(*known_csr, users, model.n_items)
+        )
+        history = _history(model, known, users)
+        order = tie_order(model.n_items, tie_seed)
+        order = None if order is None else jnp.asarray(order)
+        graphdef, state = nnx.split(model)
+        n = k if reranker is None else min(reranker.candidates, model.n_items)
+        args = (graphdef, state, jnp.asarray(users), jnp.asarray(exclude), history, order)
+        return cls(batch, k, reranker, inputs, n, args)
+
+    def candidates(self):
+        """``recommend_jit`` of the batch: ``([B, n] items, [B, n] scores)``."""
+        return recommend_jit(*self.args, k=self.n)
+
+
 def measure_latency(
     model: Recommender,
     known_csr: tuple[np.ndarray, np.ndarray] | None = None,
@@ -253,40 +312,22 @@ def measure_latency(
         ``"candidates"`` (``N``) and ``"rerank"`` (its settings), the timed path being model
         and re-ranker together.
     """
-    batch = check_positive_int("batch", batch)
-    k = check_positive_int("k", k)
     repeats = check_positive_int("repeats", repeats)
-    reranker = _active(rerank, k, model.n_items)
-    rng = np.random.default_rng(seed)
-    users = rng.choice(model.n_users, size=batch, replace=model.n_users < batch).astype(np.int32)
-    inputs = None
-    if reranker is not None:
-        inputs = reranker.prepare(
-            known, users, categories=item_categories, popularity=item_popularity, model=model
-        )
-    exclude = (
-        np.full((batch, 8), model.n_items, dtype=np.int32)
-        if known_csr is None
-        else padded_rows(*known_csr, users, model.n_items)
-    )
-    history = _history(model, known, users)
-    order = tie_order(model.n_items, tie_seed)
-    order = None if order is None else jnp.asarray(order)
-    graphdef, state = nnx.split(model)
-    u, ex = jnp.asarray(users), jnp.asarray(exclude)
+    b = _ServingBatch.build(model, known_csr, known, batch, k, seed, tie_seed, rerank,
+                            item_categories, item_popularity)  # fmt: skip
+    batch, k, reranker, n = b.batch, b.k, b.reranker, b.n
     if reranker is None:
 
         def serve():
-            return jax.block_until_ready(recommend_jit(graphdef, state, u, ex, history, order, k=k))
+            return jax.block_until_ready(b.candidates())
 
     else:
-        n = min(reranker.candidates, model.n_items)
 
         def serve():
-            items, scores = recommend_jit(graphdef, state, u, ex, history, order, k=n)
+            items, scores = b.candidates()
             # apply() reads the candidates on the host and returns host arrays: the re-ranked
             # lists are complete when it returns.
-            return reranker.apply(scores, items, inputs, k=k)
+            return reranker.apply(scores, items, b.inputs, k=k)
 
     load = _load_average()
     t0 = time.perf_counter()
@@ -382,35 +423,18 @@ def recommend_cost(
     """
     from moorec.rerank.api import record_costs, xla_cost
 
-    batch = check_positive_int("batch", batch)
-    k = check_positive_int("k", k)
-    reranker = _active(rerank, k, model.n_items)
-    rng = np.random.default_rng(seed)
-    users = rng.choice(model.n_users, size=batch, replace=model.n_users < batch).astype(np.int32)
-    exclude = (
-        np.full((batch, 8), model.n_items, dtype=np.int32)
-        if known_csr is None
-        else padded_rows(*known_csr, users, model.n_items)
-    )
-    history = _history(model, known, users)
-    order = tie_order(model.n_items, tie_seed)
-    order = None if order is None else jnp.asarray(order)
-    graphdef, state = nnx.split(model)
-    u, ex = jnp.asarray(users), jnp.asarray(exclude)
-    n = k if reranker is None else min(reranker.candidates, model.n_items)
-    parts = [xla_cost(recommend_jit, graphdef, state, u, ex, history, order, k=n)]
-    if reranker is not None:
-        inputs = reranker.prepare(
-            known, users, categories=item_categories, popularity=item_popularity, model=model
-        )
-        items, scores = recommend_jit(graphdef, state, u, ex, history, order, k=n)
+    b = _ServingBatch.build(model, known_csr, known, batch, k, seed, tie_seed, rerank,
+                            item_categories, item_popularity)  # fmt: skip
+    parts = [xla_cost(recommend_jit, *b.args, k=b.n)]
+    if b.reranker is not None:
+        items, scores = b.candidates()
         with record_costs() as costs:
-            reranker.apply(scores, items, inputs, k=k)
+            b.reranker.apply(scores, items, b.inputs, k=b.k)
         parts += costs
     return {
         "flops": float(sum(p["flops"] for p in parts)),
         "bytes_accessed": float(sum(p["bytes_accessed"] for p in parts)),
         "loops": any(p["loops"] for p in parts),
-        "batch": batch,
-        "k": k,
+        "batch": b.batch,
+        "k": b.k,
     }
