@@ -166,14 +166,6 @@ def _run(root, method, seed, args) -> dict:
         }
 
 
-def _hv(points, objs, bounds) -> float:
-    from moorec.search.indicators import hypervolume, non_dominated
-
-    pts = np.asarray(points, dtype=float).reshape(-1, len(objs))
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    return hypervolume(pts[non_dominated(pts, objs)], objs, bounds) if len(pts) else 0.0
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", nargs="+", default=METHODS)
@@ -227,7 +219,7 @@ def main() -> None:
             print(f"{name}: {b['seconds']:.1f} s", flush=True)
 
     from moorec.objectives import parse_all
-    from moorec.search.indicators import bounds_from_values
+    from moorec.search.indicators import bounds_from_values, front_hypervolume
 
     objs = parse_all(args.objectives)
     every = [
@@ -237,10 +229,15 @@ def main() -> None:
         if t["status"] == "ok" and t["full_budget"]
     ] + [[v[o.key] for o in objs] for b in baselines for v in b["points"]]
     bounds = bounds_from_values(objs, np.array(every, dtype=float), None)
+
+    def front_hvs(front) -> tuple[float, float]:
+        """Validation and test hypervolume of a stored front's members."""
+        valid = [[m["valid"][o.key] for o in objs] for m in front]
+        test = [[m["test"][o.key] for o in objs] for m in front if m.get("test")]
+        return front_hypervolume(valid, objs, bounds), front_hypervolume(test, objs, bounds)
+
     for b in baselines:
-        b["hv_valid"] = _hv([[m["valid"][o.key] for o in objs] for m in b["front"]], objs, bounds)
-        tests = [[m["test"][o.key] for o in objs] for m in b["front"] if m.get("test")]
-        b["hv_test"] = _hv(tests, objs, bounds)
+        b["hv_valid"], b["hv_test"] = front_hvs(b["front"])
     for r in ok:
         curve = []
         for g in r["generations"]:
@@ -256,13 +253,11 @@ def main() -> None:
                     "seconds": g["seconds"],
                     "trainings": sum(1 for t in done if t["trained"] is not False),
                     "epochs": sum(t["epochs"] for t in done if t["trained"] is not False),
-                    "hv_valid": _hv(pts, objs, bounds),
+                    "hv_valid": front_hypervolume(pts, objs, bounds),
                 }
             )
         r["curve"] = curve
-        r["hv_valid"] = _hv([[m["valid"][o.key] for o in objs] for m in r["front"]], objs, bounds)
-        tests = [[m["test"][o.key] for o in objs] for m in r["front"] if m.get("test")]
-        r["hv_test"] = _hv(tests, objs, bounds)
+        r["hv_valid"], r["hv_test"] = front_hvs(r["front"])
 
     table = {}
     for method in methods:

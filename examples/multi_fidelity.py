@@ -22,7 +22,7 @@ import numpy as np
 import moorec as mr
 from moorec.objectives import parse_all
 from moorec.search import Choice, LogReal, Real, Space
-from moorec.search.indicators import bounds_from_values, hypervolume, non_dominated
+from moorec.search.indicators import bounds_from_values, front_hypervolume
 
 OBJECTIVES = ["ndcg@10", "ild@10"]
 
@@ -66,8 +66,8 @@ def main() -> None:
     print(f"schedule: epochs {budgets}, eta 3")
     for name, run in runs.items():
         epochs = sum(t["config"].get("epochs", full) for t in run.trials())
-        pts = np.array([[m["valid"][o.key] for o in objs] for m in run.pareto_front()])
-        hv = hypervolume(pts[non_dominated(pts, objs)], objs, bounds)
+        pts = [[m["valid"][o.key] for o in objs] for m in run.pareto_front()]
+        hv = front_hypervolume(pts, objs, bounds)
         print(
             f"{name:<21} {len(run.trials()):>3} trainings, {epochs:>4} epochs, "
             f"{seconds[name]:6.1f} s, validation HV {hv:.4f}"

@@ -20,15 +20,15 @@ import numpy as np
 import moorec as mr
 from moorec.objectives import parse_all
 from moorec.search import Choice, LogReal, Real, Space
-from moorec.search.indicators import bounds_from_values, hypervolume, non_dominated
+from moorec.search.indicators import bounds_from_values, front_hypervolume
 
 OBJECTIVES = ["ndcg@10", "ild@10"]
 
 
 def front_hv(run, part, objs, bounds) -> float:
     """Hypervolume of a run's front members' ``part`` values."""
-    pts = np.array([[m[part][o.key] for o in objs] for m in run.pareto_front() if part in m])
-    return hypervolume(pts[non_dominated(pts, objs)], objs, bounds) if len(pts) else 0.0
+    pts = [[m[part][o.key] for o in objs] for m in run.pareto_front() if part in m]
+    return front_hypervolume(pts, objs, bounds)
 
 
 def main() -> None:

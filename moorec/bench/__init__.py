@@ -241,7 +241,7 @@ def report(
     from moorec.objectives import parse_all
     from moorec.plots.study import eaf_difference_figure, hv_time_figure
     from moorec.results.run import load as load_run
-    from moorec.search.indicators import hypervolume, non_dominated
+    from moorec.search.indicators import front_hypervolume
     from moorec.search.study import compare, front_values, load_study, summarize, union_front
     from moorec.stats import holm
 
@@ -283,8 +283,7 @@ def report(
     for label in meta.get("baselines", []):
         run = load_run(folder / label)
         for part in ("valid", "test"):
-            f = front_values(run, part)
-            hv = hypervolume(f[non_dominated(f, objs)], objs, bounds) if len(f) else 0.0
+            hv = front_hypervolume(front_values(run, part), objs, bounds)
             rows.append(
                 {
                     "algorithm": label,

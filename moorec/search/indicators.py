@@ -29,6 +29,7 @@ __all__ = [
     "bounds_from_values",
     "check_knee",
     "check_reference",
+    "front_hypervolume",
     "hypervolume",
     "igd_plus",
     "knee_index",
@@ -218,6 +219,24 @@ def hypervolume(
         return 0.0
     f = normalize(values, objectives, bounds)
     return float(HV(ref_point=np.ones(len(objectives)))(f))
+
+
+def front_hypervolume(
+    values, objectives: Sequence[Objective], bounds: Mapping[str, Sequence[float]]
+) -> float:
+    """:func:`hypervolume` of the non-dominated rows among the finite rows of ``values``.
+
+    Args:
+        values: ``[n, m]`` natural values (or a sequence of ``m``-rows; ``n`` may be 0).
+        objectives: the ``m`` objectives.
+        bounds: ``{key: [ideal, reference]}``.
+
+    Returns:
+        The hypervolume; 0 when no row is finite.
+    """
+    pts = np.asarray(values, dtype=np.float64).reshape(-1, len(objectives))
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    return hypervolume(pts[non_dominated(pts, objectives)], objectives, bounds) if len(pts) else 0.0
 
 
 def igd_plus(

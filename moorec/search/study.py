@@ -273,14 +273,10 @@ def hypervolumes(
     study: Study, bounds: Mapping[str, Sequence[float]], part: str = "valid"
 ) -> np.ndarray:
     """``[R]`` hypervolume of each finished run's final front on ``part`` (valid or test)."""
-    from moorec.search.indicators import hypervolume, non_dominated
+    from moorec.search.indicators import front_hypervolume
 
     objs = study_objectives(study)
-    out = []
-    for run in study.runs():
-        f = front_values(run, part)
-        f = f[np.isfinite(f).all(axis=1)]
-        out.append(hypervolume(f[non_dominated(f, objs)], objs, bounds) if len(f) else 0.0)
+    out = [front_hypervolume(front_values(run, part), objs, bounds) for run in study.runs()]
     return np.asarray(out, dtype=np.float64)
 
 
@@ -295,7 +291,7 @@ def hypervolume_curves(
         (:func:`~moorec.results.run.wall_seconds`: the sessions of a resumed run laid end to
         end); ``G`` is the fewest generations of any run.
     """
-    from moorec.search.indicators import hypervolume, non_dominated
+    from moorec.search.indicators import front_hypervolume
 
     objs = study_objectives(study)
     keys = [o.key for o in objs]
@@ -306,22 +302,19 @@ def hypervolume_curves(
             for t in run.trials(include_failed=False)
             if t.get("full_budget", True) is not False and t.get("feasible", True)
         ]
-        row_hv = []
         gens = run.generations()
-        for g in gens:
-            pts = np.array(
+        row_hv = [
+            front_hypervolume(
                 [
                     [t["valid"][k] for k in keys]
                     for t in trials
                     if t["generation"] <= g["generation"]
                 ],
-                dtype=np.float64,
+                objs,
+                bounds,
             )
-            pts = pts.reshape(-1, len(keys))
-            pts = pts[np.isfinite(pts).all(axis=1)]
-            row_hv.append(
-                hypervolume(pts[non_dominated(pts, objs)], objs, bounds) if len(pts) else 0.0
-            )
+            for g in gens
+        ]
         hv.append(row_hv)
         secs.append(wall_seconds(gens).tolist())
     g = min((len(r) for r in hv), default=0)

@@ -159,3 +159,17 @@ def test_two_studies_compared(tmp_path):
     back = st.compare(bad, good, bounds)
     assert back["comparison"].difference == pytest.approx(-c.difference, abs=1e-15)
     assert (out["eaf_difference"][:, 4] >= 0).any()
+
+
+def test_front_hypervolume_by_hand():
+    from moorec.search.indicators import front_hypervolume
+
+    objs = parse_all(OBJECTIVES)
+    bounds = {"ndcg@10": [1.0, 0.0], "ild@10": [1.0, 0.0]}
+    # both maximised from 0: (0.5, 0.5) dominates (0.4, 0.4); the NaN row is left out
+    pts = [[0.5, 0.5], [0.4, 0.4], [float("nan"), 1.0]]
+    assert front_hypervolume(pts, objs, bounds) == pytest.approx(0.25, abs=1e-12)
+    # a second corner adds the rectangle it alone dominates: 0.25 + 0.2 * 0.3
+    pts.append([0.2, 0.8])
+    assert front_hypervolume(pts, objs, bounds) == pytest.approx(0.31, abs=1e-12)
+    assert front_hypervolume([], objs, bounds) == 0.0
